@@ -1,0 +1,26 @@
+/**
+ * The script-tag build (dist/sessionbeacon.min.js). Reads its options from the
+ * `data-*` attributes of its own <script> tag, replays the calls queued by the
+ * one-line stub, in order and with the page of the moment they were made, then
+ * replaces the stub with the real function:
+ *
+ *   <script>window.sessionbeacon=window.sessionbeacon||function(){(sessionbeacon.q=sessionbeacon.q||[]).push([arguments,Date.now(),location.href,document.title])}</script>
+ */
+import { browserEnv, startTracker } from './tracker';
+import { fromStub, optionsFromDataset, type Stub } from './stub';
+
+try {
+  const w = window as unknown as { sessionbeacon?: Stub };
+  const options = optionsFromDataset((document.currentScript as HTMLScriptElement | null)?.dataset);
+  const core = startTracker(options, browserEnv(window, options), fromStub(w.sessionbeacon));
+  w.sessionbeacon = (method: unknown, ...args: unknown[]) => {
+    try {
+      const result = core.call(String(method), args);
+      return result instanceof Promise ? result.catch(() => {}) : result;
+    } catch {
+      // never into the page
+    }
+  };
+} catch {
+  // never into the page
+}
