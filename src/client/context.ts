@@ -61,7 +61,7 @@ export function pageContext(
     maxTouchPoints: nav.maxTouchPoints,
     language: nav.language || undefined,
     timezoneIANA,
-    timezoneOffset: -new Date(now).getTimezoneOffset(),
+    timezoneOffset: -new Date(now).getTimezoneOffset() || 0, // no -0 for UTC
     // NavigatorUAData#toJSON gives exactly the low-entropy hints: brands, mobile, platform.
     userAgentData: nav.userAgentData,
     automation: nav.webdriver || undefined,

@@ -29,19 +29,22 @@ export interface Outbox {
 export function createOutbox(opts: OutboxOptions, transport: Transport, now: () => number, held: () => boolean): Outbox {
   let events: WireEvent[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const stop = () => {
+    clearTimeout(timer);
+    timer = undefined;
+  };
   const schedule = () => {
     if (timer === undefined && !held() && events.length) timer = setTimeout(() => void outbox.flush(), opts.flushInterval);
   };
   const outbox: Outbox = {
     add(event) {
       events.push(event);
-      if (events.length > opts.maxPending) events.splice(0, events.length - opts.maxPending);
+      events.splice(0, events.length - opts.maxPending); // the oldest go first (a negative count removes nothing)
       if (events.length >= opts.maxEvents) void outbox.flush();
       else schedule();
     },
     flush(leaving = false) {
-      clearTimeout(timer);
-      timer = undefined;
+      stop();
       if (held() || !events.length) return Promise.resolve();
       const bodies = packBodies(events.splice(0), opts, now());
       return Promise.all(
@@ -56,8 +59,7 @@ export function createOutbox(opts: OutboxOptions, transport: Transport, now: () 
       ).then(() => undefined);
     },
     clear() {
-      clearTimeout(timer);
-      timer = undefined;
+      stop();
       events = [];
     },
   };

@@ -71,7 +71,6 @@ export interface QueuedCall {
 
 interface Page {
   id: string;
-  url: string;
   activity: ActiveTime;
   reported: number;
 }
@@ -150,6 +149,10 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
   let busy = false;
   let destroyed = false;
   let whenReady: Promise<void> = Promise.resolve();
+  /** The op waiting for a Web Lock, while `busy`. */
+  let waiting: Promise<void> = Promise.resolve();
+  /** Resolves once every op queued so far has run. */
+  const drained = (): Promise<void> => (busy ? waiting.then(drained) : Promise.resolve());
   const ops: Op[] = [];
   const queued = replay.slice();
   let page: Page | undefined;
@@ -160,6 +163,8 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   const offs: Off[] = [];
   const href = () => doc.location.href;
+  /** Navigation timing of the document load, once complete and sane. */
+  const loadTiming = () => navigationTiming(navigationEntry(perf), perf?.now() ?? 0);
 
   // ---- the ordered pipeline ----
 
@@ -181,7 +186,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       const v = next.active || !visit.current ? (leaving ? visit.touchNow(next.ts) : visit.touch(next.ts)) : visit.current;
       if (v instanceof Promise) {
         busy = true;
-        v.then(() => {
+        waiting = v.then(() => {
           busy = false;
           pump();
         });
@@ -201,7 +206,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       seq: tab.nextSeq(),
       deviceId: id.deviceId,
       anonymousId: id.anonymousId,
-      ...(id.identityId && { identityId: id.identityId }),
+      identityId: id.identityId, // undefined until identify(): JSON leaves it out
       visitId,
       sessionId: tab.sessionFor(visitId),
       tabId: tab.record.tabId,
@@ -217,7 +222,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     lastUrl = url;
     op(ts, true, () => {
       if (page) report('page_leave', ts);
-      page = { id: newId(), url, activity: activeTime(o.idleTimeout, ts, engaged), reported: 0 };
+      page = { id: newId(), activity: activeTime(o.idleTimeout, ts, engaged), reported: 0 };
       emit({ type: 'page_view', ts, ...pageContext(win, { url, title, referrer, navigationType }, ts) });
     });
   };
@@ -229,7 +234,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
   const report = (type: 'page_leave' | 'page_ping', ts: number) => {
     const p = page!;
     const fields: EventFields = { type, ts, activeTime: (p.reported = p.activity.value(ts)), userActions: p.activity.userActions };
-    const timing = timingPending && navigationTiming(navigationEntry(perf), perf?.now() ?? 0);
+    const timing = timingPending && loadTiming();
     if (timing) {
       Object.assign(fields, timing);
       timingPending = false;
@@ -264,7 +269,8 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     if ((e as PageTransitionEvent).persisted) tab.close();
   };
 
-  const loaded = () => timingPending && passive('page_ping', now());
+  // Load timing goes out as soon as the load is complete, if the browser has it.
+  const loaded = () => timingPending && loadTiming() && passive('page_ping', now());
 
   const begin = (wasPrerendered: boolean) => {
     if (destroyed) return;
@@ -327,10 +333,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
 
   const flush = () =>
     started && consent === GRANTED
-      ? whenReady.then(() => {
-          pump();
-          return outbox.flush();
-        })
+      ? whenReady.then(drained).then(() => outbox.flush())
       : Promise.resolve();
 
   const decide = (value: '0' | '1') => {
@@ -342,16 +345,16 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     track([name, properties], ts) {
       if (typeof name !== 'string' || !name) return;
       const props = jsonProperties(properties);
-      op(ts, true, () => emit({ type: 'track', ts, name: name.slice(0, 255), ...(props && { properties: props }) }));
+      op(ts, true, () => emit({ type: 'track', ts, name: name.slice(0, 255), properties: props }));
     },
     page(_, ts) {
-      newPage(ts, href(), doc.title, 'route', page?.url);
+      newPage(ts, href(), doc.title, 'route', lastUrl);
     },
     identify([value, traits], ts) {
       const identityId = normalizeIdentityId(value);
       const t = jsonProperties(traits);
       if (identityId)
-        op(ts, true, () => (identity.identify(identityId) || t) && emit({ type: 'identify', ts, identityId, ...(t && { traits: t }) }));
+        op(ts, true, () => (identity.identify(identityId) || t) && emit({ type: 'identify', ts, identityId, traits: t }));
     },
     reset(_, ts) {
       op(ts, false, () => identity.reset());

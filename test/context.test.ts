@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { acquisition, pageContext } from '../src/client/context';
+
+describe('acquisition', () => {
+  it('parses UTM parameters into the atomic.session names and keeps click ids', () => {
+    const url =
+      'https://shop.example/p?utm_source=news&utm_medium=email&utm_campaign=black%20friday&utm_term=shoes&utm_content=hero&utm_id=42&gclid=G1&fbclid=F1&msclkid=M1&other=x';
+    expect(acquisition(url)).toEqual({
+      utmSource: 'news',
+      utmMedium: 'email',
+      utmCampaign: 'black friday',
+      utmTerm: 'shoes',
+      utmContent: 'hero',
+      utmId: '42',
+      clickIds: { gclid: 'G1', fbclid: 'F1', msclkid: 'M1' },
+    });
+  });
+
+  it('matches names case-insensitively, keeps the first of repeated values, ignores empty ones', () => {
+    expect(acquisition('https://a.example/?UTM_Source=A&utm_source=B&utm_medium=&GCLID=x')).toEqual({
+      utmSource: 'A',
+      clickIds: { gclid: 'x' },
+    });
+  });
+
+  it('caps hostile lengths and survives malformed URLs', () => {
+    expect(acquisition(`https://a.example/?utm_source=${'x'.repeat(5000)}`).utmSource).toHaveLength(255);
+    expect(acquisition('not a url')).toEqual({});
+  });
+});
+
+describe('pageContext', () => {
+  it('collects screen, language, timezone, touch, client hints and the automation flag', () => {
+    const source = {
+      screen: { width: 1920, height: 1080 },
+      navigator: {
+        language: 'en-GB',
+        maxTouchPoints: 5,
+        webdriver: true,
+        userAgentData: { brands: [{ brand: 'Chromium', version: '156' }], mobile: false, platform: 'Linux' },
+      } as unknown as Navigator,
+    };
+    const ctx = JSON.parse(
+      JSON.stringify(
+        pageContext(source, { url: 'https://a.example/x?utm_source=s', title: 'T', referrer: 'https://ref.example/r?q=1', navigationType: 'navigate' }, Date.UTC(2026, 0, 1)),
+      ),
+    );
+    expect(ctx).toMatchObject({
+      url: 'https://a.example/x?utm_source=s',
+      title: 'T',
+      referrer: 'https://ref.example/r?q=1',
+      navigationType: 'navigate',
+      utmSource: 's',
+      screenWidth: 1920,
+      screenHeight: 1080,
+      maxTouchPoints: 5,
+      language: 'en-GB',
+      userAgentData: { brands: [{ brand: 'Chromium', version: '156' }], mobile: false, platform: 'Linux' },
+      automation: true,
+    });
+    expect(typeof ctx.timezoneIANA).toBe('string');
+    expect(ctx.timezoneOffset).toBe(-new Date(Date.UTC(2026, 0, 1)).getTimezoneOffset() || 0);
+  });
+
+  it('sends nothing for what the browser lacks, and no automation flag for people', () => {
+    const ctx = JSON.parse(JSON.stringify(pageContext({ navigator: {} as Navigator }, { url: 'https://a.example/', title: '', navigationType: 'route' }, 0)));
+    expect(ctx).not.toHaveProperty('automation');
+    expect(ctx).not.toHaveProperty('referrer');
+    expect(ctx).not.toHaveProperty('screenWidth');
+    expect(ctx).not.toHaveProperty('userAgentData');
+  });
+});
