@@ -1,0 +1,72 @@
+// A small local server for the e2e tests and `npm start`: it serves static files
+// and keeps every beacon it receives, with the time it received it. Copied in
+// spirit from web-vitals' e2e setup. Not the reference collector (issue 5).
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize, resolve } from 'node:path';
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.map': 'application/json',
+  '.json': 'application/json',
+  '.css': 'text/css',
+};
+
+/**
+ * Starts the server on 127.0.0.1 (port 0: a free one). `mounts` maps URL prefixes
+ * to folders, e.g. { '/dist/': 'dist', '/': 'e2e/pages' }.
+ * @returns {Promise<{ origin: string, url(path: string): string, batches: object[], events(): object[], clear(): void, close(): Promise<void>, onBatch?: (b: object) => void }>}
+ */
+export async function startBeaconServer({ mounts, port = 0, host = '127.0.0.1' } = {}) {
+  const batches = [];
+  const roots = Object.entries(mounts).sort((a, b) => b[0].length - a[0].length);
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    res.setHeader('access-control-allow-origin', '*');
+    if (req.method === 'POST' && url.pathname === '/collect') {
+      const chunks = [];
+      for await (const chunk of req) chunks.push(chunk);
+      const body = Buffer.concat(chunks).toString('utf8');
+      try {
+        const batch = JSON.parse(body);
+        const record = { receivedAt: Date.now(), contentType: req.headers['content-type'], bytes: Buffer.byteLength(body), ...batch };
+        batches.push(record);
+        api.onBatch?.(record);
+        res.writeHead(204).end();
+      } catch {
+        res.writeHead(400).end('malformed JSON');
+      }
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/beacons') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(batches));
+      return;
+    }
+    const mount = roots.find(([prefix]) => url.pathname.startsWith(prefix));
+    if (!mount) return res.writeHead(404).end();
+    const dir = resolve(mount[1]);
+    let file = normalize(join(dir, decodeURIComponent(url.pathname.slice(mount[0].length))));
+    if (!file.startsWith(dir)) return res.writeHead(403).end();
+    if (file.endsWith('/') || file === dir) file = join(file, 'index.html');
+    try {
+      const data = await readFile(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' }).end(data);
+    } catch {
+      res.writeHead(404).end('not found');
+    }
+  });
+  await new Promise((ok) => server.listen(port, host, ok));
+  const origin = `http://${host}:${server.address().port}`;
+  const api = {
+    origin,
+    url: (path) => origin + path,
+    batches,
+    events: () => batches.flatMap((b) => b.events),
+    clear: () => batches.splice(0),
+    close: () => new Promise((ok) => server.close(() => ok())),
+    onBatch: undefined,
+  };
+  return api;
+}
