@@ -1,4 +1,4 @@
-import type { PageLeaveEvent, PagePingEvent, PageViewEvent, TrackEvent } from '../src/protocol';
+import type { PageLeaveEvent, PagePingEvent, TrackEvent } from '../src/protocol';
 import { expect, flush, pageViews, received, test } from './fixtures';
 
 const IDS = ['deviceId', 'anonymousId', 'visitId', 'sessionId', 'tabId', 'pageId'] as const;

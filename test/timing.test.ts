@@ -33,7 +33,7 @@ describe('navigation timing', () => {
   });
 
   it('ignores entries whose responseStart is not sane (as web-vitals does)', () => {
-    const perf = (e: object) => ({ getEntriesByType: () => [e], now: () => 1000 }) as unknown as Performance;
+    const perf = (e: object | undefined) => ({ getEntriesByType: () => [e], now: () => 1000 }) as unknown as Performance;
     expect(navigationEntry(perf(entry()))).toBeDefined();
     expect(navigationEntry(perf(entry({ responseStart: 0 })))).toBeUndefined();
     expect(navigationEntry(perf(entry({ responseStart: 5000 })))).toBeUndefined();
