@@ -153,3 +153,22 @@ test('an SPA route change gives a new pageId; the same URL again does not', asyn
   await flush(page);
   expect(server.events().filter((e) => e.type === 'page_view')).toHaveLength(4);
 });
+
+test('two tabs waking together after 31 minutes agree on one new visitId (Web Locks)', async ({ context, page, server }) => {
+  await context.clock.install({ time: new Date('2026-11-22T10:00:00Z') });
+  const tab2 = await context.newPage();
+  await page.goto(server.url('/basic.html'));
+  await tab2.goto(server.url('/other.html'));
+  await context.clock.runFor(1000);
+  const [a, b] = await pageViews(server, 2);
+  expect(b.visitId).toBe(a.visitId);
+  await context.clock.fastForward('31:00');
+  const wake = (p: typeof page, name: string) =>
+    p.evaluate((n) => (window as unknown as { sessionbeacon(...a: unknown[]): void }).sessionbeacon('track', n), name);
+  await Promise.all([wake(page, 'wake_1'), wake(tab2, 'wake_2')]);
+  await context.clock.runFor(1000);
+  const woken = await received<TrackEvent>(server, (e) => e.type === 'track' && (e as TrackEvent).name.startsWith('wake_'), 2);
+  expect(woken[0].visitId).not.toBe(a.visitId);
+  expect(woken[1].visitId).toBe(woken[0].visitId);
+  expect(woken[0].sessionId).not.toBe(woken[1].sessionId);
+});
