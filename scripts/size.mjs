@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
 
-const BUDGETS = [{ file: 'dist/sessionbeacon.min.js', gzip: 6 * 1024 }];
+// 6 KB for the client of issue 2; 7.5 KB since issue 3's delivery guarantees (README, "Size").
+const BUDGETS = [{ file: 'dist/sessionbeacon.min.js', gzip: 7.5 * 1024 }];
 
 let failed = false;
 for (const { file, gzip } of BUDGETS) {

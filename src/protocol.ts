@@ -139,6 +139,8 @@ export interface Batch {
   sentAt: number;
   /** The SDK's version, for the session row. */
   sdk?: string;
+  /** Events the client dropped since its last report (queue limits, age, refusals), first body only. */
+  dropped?: number;
   events: WireEvent[];
 }
 

@@ -1,9 +1,10 @@
 import { vi } from 'vitest';
 import type { Batch, WireEvent } from '../src/protocol';
 import type { Channel } from '../src/client/tab';
+import type { Answer } from '../src/client/transport';
 import type { TrackerEnv } from '../src/client/tracker';
 import type { AsyncArea, StorageAreas, SyncArea } from '../src/client/storage';
-import type { Locks } from '../src/client/visit';
+import type { Locks } from '../src/client/locks';
 
 /** A Map that counts writes, as a storage area. `broken` makes every call throw, like blocked storage. */
 export function memoryArea(map = new Map<string, string>(), canStore: () => boolean = () => true) {
@@ -34,6 +35,7 @@ export function memoryAsyncArea(map = new Map<string, string>()): AsyncArea & { 
     get: async (key) => map.get(key),
     set: async (key, value) => void map.set(key, value),
     del: async (key) => void map.delete(key),
+    keys: async () => [...map.keys()],
   };
 }
 
@@ -83,36 +85,63 @@ export function channelBus() {
   };
 }
 
-/** Web Locks stand-in: callbacks of one name run one at a time, in request order. */
-export function serialLocks(): Locks & { requests: number } {
-  let tail: Promise<unknown> = Promise.resolve();
+/**
+ * Web Locks stand-in: callbacks of one name run one at a time, in request order;
+ * with ifAvailable a held name gives the callback null at once. `release(name)`
+ * frees a lock held forever (a page that closed).
+ */
+export function serialLocks(): Locks & { requests: number; held: Set<string> } {
+  const tails = new Map<string, Promise<unknown>>();
+  const held = new Set<string>();
   const locks = {
     requests: 0,
-    request<T>(_name: string, callback: () => T | Promise<T>): Promise<T> {
+    held,
+    request<T>(name: string, options: { ifAvailable?: boolean }, callback: (lock: unknown) => T | Promise<T>): Promise<T> {
       locks.requests++;
-      const run = tail.then(callback);
-      tail = run.catch(() => undefined);
+      if (options.ifAvailable && held.has(name)) return Promise.resolve(callback(null));
+      // A lock freed with held.delete (its page closed) is free at once, whatever its old holder's promise does.
+      // Checking and taking an available lock is one step, as in the real API.
+      if (options.ifAvailable) held.add(name);
+      const run = (options.ifAvailable ? Promise.resolve() : tails.get(name) ?? Promise.resolve()).then(async () => {
+        held.add(name);
+        try {
+          return await callback({ name });
+        } finally {
+          held.delete(name);
+        }
+      });
+      tails.set(name, run.catch(() => undefined));
       return run;
     },
   };
   return locks;
 }
 
-/** A transport that records every batch; `fail` makes it answer as an unreachable collector. */
+/**
+ * A transport that records every batch the collector accepted. `answers` scripts
+ * the next answers (status, Retry-After); after them, `status` answers (204 by
+ * default); `fail = true` answers as an unreachable collector (status 0).
+ */
 export function recordingTransport() {
   const batches: Batch[] = [];
   const t = {
     batches,
+    /** Every attempt, accepted or not, in order. */
+    attempts: [] as { body: Batch; leaving: boolean; status: number }[],
+    answers: [] as Answer[],
+    status: 204,
     fail: false,
     leaving: [] as boolean[],
     get events(): WireEvent[] {
       return batches.flatMap((b) => b.events);
     },
-    send: (_url: string, body: string, leaving: boolean) => {
+    send: (_url: string, body: string, leaving: boolean): Promise<Answer> => {
       t.leaving.push(leaving);
-      if (t.fail) return Promise.resolve(false);
-      batches.push(JSON.parse(body) as Batch);
-      return Promise.resolve(true);
+      const answer = t.answers.shift() ?? { status: t.fail ? 0 : t.status };
+      const parsed = JSON.parse(body) as Batch;
+      t.attempts.push({ body: parsed, leaving, status: answer.status });
+      if (answer.status >= 200 && answer.status < 300) batches.push(parsed);
+      return Promise.resolve(answer);
     },
   };
   return t;

@@ -406,7 +406,8 @@ describe('storage and IDs', () => {
     env.storage = () => {
       const broken = memoryArea();
       broken.broken = true;
-      return { cookie: broken, local: broken, session: broken, idb: { get: () => Promise.reject(new Error('x')), set: () => Promise.reject(new Error('x')), del: () => Promise.reject(new Error('x')) } };
+      const fail = () => Promise.reject(new Error('x'));
+      return { cookie: broken, local: broken, session: broken, idb: { get: fail, set: fail, del: fail, keys: fail } };
     };
     // The tracker's own areas swallow failures; here the raw ones throw, as a hostile host could make them.
     const t = start({ endpoint: '/c' }, env);

@@ -65,7 +65,11 @@ export async function startBeaconServer({ mounts, port = 0, host = '127.0.0.1' }
     batches,
     events: () => batches.flatMap((b) => b.events),
     clear: () => batches.splice(0),
-    close: () => new Promise((ok) => server.close(() => ok())),
+    // Pages may still hold keep-alive connections when a test ends: cut them, or close() waits.
+    close: () => new Promise((ok) => {
+      server.close(() => ok());
+      server.closeAllConnections();
+    }),
     onBatch: undefined,
   };
   return api;

@@ -6,6 +6,8 @@ export const utf8Length = (text: string): number => new TextEncoder().encode(tex
 export interface BatchMeta {
   projectId?: number | string;
   sdk: string;
+  /** Events dropped since the last report (queue limits, refusals): sent in the first body only. */
+  dropped?: number;
 }
 
 export interface Body {
@@ -27,14 +29,15 @@ export function packBodies(
 ): Body[] {
   const project = meta.projectId === undefined ? '' : `"projectId":${JSON.stringify(meta.projectId)},`;
   const head = `{"v":${PROTOCOL_VERSION},${project}"sentAt":${sentAt},"sdk":${JSON.stringify(meta.sdk)},"events":[`;
+  const firstHead = meta.dropped ? head.replace('"events"', `"dropped":${meta.dropped},"events"`) : head;
   const tail = ']}';
   const bodies: Body[] = [];
   let parts: string[] = [];
   let group: WireEvent[] = [];
-  const empty = utf8Length(head) + tail.length;
+  const empty = utf8Length(firstHead) + tail.length;
   let size = empty;
   const close = () => {
-    if (group.length) bodies.push({ body: head + parts.join(',') + tail, events: group });
+    if (group.length) bodies.push({ body: (bodies.length ? head : firstHead) + parts.join(',') + tail, events: group });
     parts = [];
     group = [];
     size = empty;

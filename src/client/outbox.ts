@@ -1,67 +1,131 @@
-import type { WireEvent } from '../protocol';
-import { packBodies, type BatchMeta } from './batch';
+import { MAX_REQUEST_BYTES, type WireEvent } from '../protocol';
+import { packBodies, utf8Length, type BatchMeta, type Body } from './batch';
+import type { Queue } from './queue';
 import type { Transport } from './transport';
 
 export interface OutboxOptions extends BatchMeta {
   endpoint: string;
   /** A batch is sent this many ms after its first event (so a burst is one request). */
   flushInterval: number;
-  /** ...or at once when it holds this many events. */
+  /** ...or at once when this many events wait. */
   maxEvents: number;
-  /** Events kept at most while sending is held (consent pending) or failing; the oldest go first. */
-  maxPending: number;
 }
+
+/** Backoff after a failed request: equal jitter (half fixed, half random), doubling from `base` up to `cap`. */
+export const RETRY = { base: 1000, cap: 5 * 60_000, maxRetryAfter: 60 * 60_000 };
 
 export interface Outbox {
   add(event: WireEvent): void;
-  /** Sends everything queued; resolves when each request was answered or failed. */
+  /**
+   * Sends every queued event that is not already on its way, now (backoff or
+   * not); resolves when each request was answered or failed. `leaving`: the page
+   * is being hidden or left, so requests must outlive it.
+   */
   flush(leaving?: boolean): Promise<void>;
-  clear(): void;
+  /** The network is back: retry at once. */
+  resume(): void;
+  stop(): void;
 }
 
+const retryable = (status: number) => status === 0 || status === 408 || status === 429 || status >= 500;
+
 /**
- * Events waiting to be sent, in order. A batch goes out `flushInterval` ms after
- * its first event, at once when it is full, and at once when the page is hidden.
- * While `held()` (consent pending) events wait in memory; a failed request puts
- * its events back at the front for the next flush, with their ids and ts intact,
- * so a retry can never count an event twice (the collector dedupes by id).
+ * Sending, with the queue as the source of truth: an event leaves the queue only
+ * when the collector acknowledged it (2xx) or refused it for good (a 4xx other
+ * than 408, 413 and 429, counted as dropped). A failure (no answer, 408, 429,
+ * 5xx) keeps the events and retries after an exponential backoff with jitter, or
+ * after Retry-After on 429 and 503; the `online` event retries at once. A 413
+ * splits the request in two. Every attempt is packed anew, so `sentAt` is fresh
+ * while each event keeps its `id` and `ts`: the collector dedupes by id.
+ *
+ * While leaving, requests are beacons, whose bytes in flight the browser caps at
+ * 64 KiB per page: what does not fit stays queued, and so do the beacons' events,
+ * whose fate the page never learns. This page's next flush (if it lives on, or
+ * is restored from the back/forward cache) or the page that adopts its queue
+ * (queue.ts) sends them again; the collector drops the duplicates by id.
  */
-export function createOutbox(opts: OutboxOptions, transport: Transport, now: () => number, held: () => boolean): Outbox {
-  let events: WireEvent[] = [];
+export function createOutbox(
+  opts: OutboxOptions,
+  transport: Transport,
+  now: () => number,
+  held: () => boolean,
+  queue: Queue,
+  random = Math.random,
+): Outbox {
+  const inFlight = new Set<string>();
+  /** Bytes handed to sendBeacon in this leave: the browser caps them at 64 KiB per page. */
+  let leavingBytes = 0;
+  let attempt = 0;
+  let retryAt = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
+
   const stop = () => {
     clearTimeout(timer);
     timer = undefined;
   };
-  const schedule = () => {
-    if (timer === undefined && !held() && events.length) timer = setTimeout(() => void outbox.flush(), opts.flushInterval);
+  const waiting = () => queue.events.length - inFlight.size;
+  const schedule = (delay: number) => {
+    if (timer === undefined && !held() && waiting() > 0) timer = setTimeout(() => void outbox.flush(), Math.max(delay, retryAt - now()));
   };
+
+  const send = ({ body, events }: Body, leaving: boolean, dropped: number): Promise<void> => {
+    const bytes = utf8Length(body);
+    if (leaving) {
+      if (leavingBytes + bytes > MAX_REQUEST_BYTES) return Promise.resolve();
+      leavingBytes += bytes;
+    }
+    const ids = new Set(events.map((e) => e.id));
+    ids.forEach((id) => inFlight.add(id));
+    return transport(opts.endpoint, body, leaving).then(({ status, retryAfter }) => {
+      ids.forEach((id) => inFlight.delete(id));
+      if (status >= 200 && status < 300) {
+        attempt = retryAt = 0;
+        queue.dropped -= dropped;
+        queue.remove(ids);
+      } else if ((status === 413 || (leaving && !status)) && events.length > 1) {
+        // Too large for the collector, or a beacon the browser refused: halve and try again.
+        if (leaving) leavingBytes -= bytes;
+        const half = events.length >> 1;
+        return Promise.all([events.slice(0, half), events.slice(half)].map((part) => sendAll(part, leaving))).then(() => {});
+      } else if (retryable(status)) {
+        const ceiling = Math.min(RETRY.cap, RETRY.base * 2 ** attempt++);
+        const delay = ceiling / 2 + (random() * ceiling) / 2;
+        retryAt = now() + (retryAfter === undefined ? delay : Math.min(Math.max(retryAfter, delay), RETRY.maxRetryAfter));
+        schedule(0);
+      } else if (status > 0) {
+        // Refused for good (400, 403, 404, 422, or a lone event too large): retrying cannot help.
+        queue.dropped += ids.size;
+        queue.remove(ids);
+      }
+      // status -1 (a beacon, fate unknown): the events stay queued for the next page.
+    });
+  };
+
+  const sendAll = (events: WireEvent[], leaving: boolean): Promise<void> => {
+    const dropped = queue.dropped;
+    const bodies = packBodies(events, { ...opts, dropped }, now());
+    return Promise.all(bodies.map((body, i) => send(body, leaving, i ? 0 : dropped))).then(() => {});
+  };
+
   const outbox: Outbox = {
     add(event) {
-      events.push(event);
-      events.splice(0, events.length - opts.maxPending); // the oldest go first (a negative count removes nothing)
-      if (events.length >= opts.maxEvents) void outbox.flush();
-      else schedule();
+      queue.add(event);
+      if (waiting() >= opts.maxEvents && retryAt <= now()) void outbox.flush();
+      else schedule(opts.flushInterval);
     },
     flush(leaving = false) {
       stop();
-      if (held() || !events.length) return Promise.resolve();
-      const bodies = packBodies(events.splice(0), opts, now());
-      return Promise.all(
-        bodies.map(({ body, events: sent }) =>
-          transport(opts.endpoint, body, leaving).then((ok) => {
-            if (!ok && !leaving) {
-              events.unshift(...sent);
-              schedule();
-            }
-          }),
-        ),
-      ).then(() => undefined);
+      if (held()) return Promise.resolve();
+      leavingBytes = 0;
+      queue.expire(now());
+      const ready = queue.events.filter((e) => !inFlight.has(e.id));
+      return ready.length ? sendAll(ready, leaving) : Promise.resolve();
     },
-    clear() {
-      stop();
-      events = [];
+    resume() {
+      retryAt = 0;
+      void outbox.flush();
     },
+    stop,
   };
   return outbox;
 }

@@ -20,6 +20,8 @@ export interface AsyncArea {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string): Promise<void>;
   del(key: string): Promise<void>;
+  /** Every key of the area (empty on failure). */
+  keys(): Promise<string[]>;
 }
 
 export interface StorageAreas {
@@ -159,5 +161,6 @@ export function idbArea(canStore: CanStore, timeout = 1000): AsyncArea {
     get: (key) => run('readonly', (s) => promisifyRequest<string | undefined>(s.get(key))),
     set: (key, value) => (canStore() ? write((s) => s.put(value, key)) : Promise.resolve()),
     del: (key) => write((s) => s.delete(key)),
+    keys: () => run('readonly', (s) => promisifyRequest(s.getAllKeys())).then((keys) => (keys ?? []).map(String)),
   };
 }

@@ -13,11 +13,13 @@ import { onVisible } from './lib/onVisible';
 import { whenActivated } from './lib/whenActivated';
 import { resolveOptions, type TrackerOptions } from './options';
 import { createOutbox } from './outbox';
+import { createQueue } from './queue';
 import { checkCookieDomain, cookieArea, idbArea, webStorageArea, type StorageAreas } from './storage';
 import { createTab, type Channel } from './tab';
 import { navigationEntry, navigationTiming, loadNavigationType } from './timing';
 import { beaconTransport, type Transport } from './transport';
-import { createVisit, type Locks } from './visit';
+import type { Locks } from './locks';
+import { createVisit } from './visit';
 
 export const SDK_VERSION = '0.1.0';
 const CONSENT_KEY = 'sb_consent';
@@ -137,11 +139,14 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
   const identity = identityStore(areas, newId);
   const visit = createVisit(areas, { timeout: o.inactivityTimeout, writeEvery: 5000 }, newId, now, env.locks);
   const tab = createTab(areas.session, newId, env.channel);
+  // One queue per page (not per tab): a reload's new page adopts the old page's leftovers.
+  const queue = createQueue(areas.idb, newId(), now, env.locks);
   const outbox = createOutbox(
-    { endpoint: o.endpoint, projectId: o.projectId, sdk: SDK_VERSION, flushInterval: o.flushInterval, maxEvents: o.maxBatchEvents, maxPending: 1000 },
+    { endpoint: o.endpoint, projectId: o.projectId, sdk: SDK_VERSION, flushInterval: o.flushInterval, maxEvents: o.maxBatchEvents },
     env.transport,
     now,
     () => consent !== GRANTED,
+    queue,
   );
 
   let started = false;
@@ -258,15 +263,19 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     op(ts, true);
   };
 
-  const hidden = (e: Event) => {
+  const hidden = () => {
     const ts = now();
     engage(ts);
     passive('page_leave', ts);
     pump(true);
     visit.flush();
     void outbox.flush(true);
-    // Stop answering tab questions while frozen in the back/forward cache.
-    if ((e as PageTransitionEvent).persisted) tab.close();
+  };
+
+  /** The page is left (maybe into the back/forward cache): hold nothing another page may want. */
+  const left = () => {
+    tab.close(); // no answering tab questions while frozen
+    queue.release(); // adoptable if this page never comes back
   };
 
   // Load timing goes out as soon as the load is complete, if the browser has it.
@@ -282,6 +291,10 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     whenReady = Promise.all([identity.loadIdentity(), tab.resolve()]).then(() => {
       ready = true;
       pump();
+      // Events of pages that closed or crashed before the collector had them.
+      void queue.adoptOrphans().then((adopted) => {
+        if (adopted) return outbox.flush();
+      });
     });
 
     const first = queued[0];
@@ -301,6 +314,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
 
     offs.push(
       onHidden(win, hidden),
+      listen(win, 'pagehide', left),
       onVisible(doc, () => {
         engage(now());
         interact(false);
@@ -311,9 +325,11 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
         if (f) interact(false);
       }),
       onInteraction(win, interact),
+      listen(win, 'online', outbox.resume),
       // A restore from the back/forward cache is a new page view (with no load timing).
       onRestore(win, () => {
         tab.listen();
+        queue.reclaim();
         timingPending = false;
         engage(now());
         newPage(now(), href(), doc.title, 'back_forward_cache');
@@ -365,7 +381,8 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       identity.forget();
       visit.forget();
       tab.forget();
-      outbox.clear();
+      outbox.stop();
+      queue.clear();
     },
     optIn() {
       consent = GRANTED;
@@ -373,6 +390,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       if (identity.current) identity.writeBack();
       visit.writeBack();
       if (tab.record) tab.writeBack();
+      queue.save();
       return flush();
     },
     flush,
@@ -381,6 +399,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       destroyed = true;
       offs.splice(0).forEach((off) => off());
       clearInterval(heartbeat);
+      outbox.stop();
       tab.close();
       return last;
     },

@@ -1,26 +1,47 @@
 /**
- * Sends one request body; resolves true when the collector acknowledged it (2xx),
- * false otherwise. Never rejects. `leaving` is true when the page is being hidden
- * or left: then the request must outlive the page.
+ * What became of one request. `status` is the HTTP status; 0 when there was no
+ * answer (network error, offline, timeout); -1 when the body was handed to the
+ * browser with sendBeacon, whose fate the page never learns. `retryAfter` is the
+ * Retry-After header in ms (the collector must expose it to CORS).
  */
-export type Transport = (url: string, body: string, leaving: boolean) => Promise<boolean>;
+export interface Answer {
+  status: number;
+  retryAfter?: number;
+}
 
 /**
- * The browser transport. Bodies go as text/plain, a CORS "simple" request: no
- * preflight, so it works for a collector on another origin and from sendBeacon.
- * While the page is leaving, `navigator.sendBeacon` (queued by the browser,
- * outlives the page); its `true` only means "queued", not delivered.
- * Otherwise `fetch`, whose status tells us whether the collector took the events.
+ * Sends one request body. `leaving` is true when the page is being hidden or
+ * left: then the request must outlive the page. Never rejects.
+ */
+export type Transport = (url: string, body: string, leaving: boolean) => Promise<Answer>;
+
+/** A request without an answer for this long is given up (and retried): a hanging collector must not hold events forever. */
+export const REQUEST_TIMEOUT = 10_000;
+
+/** Retry-After is seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const ms = /^\d+$/.test(value) ? +value * 1000 : Date.parse(value) - now;
+  return ms >= 0 ? ms : undefined;
+}
+
+/**
+ * The browser transport. Bodies go as text/plain (a string body's default), a
+ * CORS "simple" request: no preflight. While the page is leaving,
+ * `navigator.sendBeacon`: the browser sends it after the page is gone, and unlike
+ * a keepalive `fetch` in flight it does not keep the page out of Chromium's
+ * back/forward cache. A beacon's fate is never known (Chromium even returns true
+ * offline), so its events stay queued (status -1). Otherwise a plain `fetch`
+ * with a timeout, whose status tells what became of the events.
  */
 export const beaconTransport: Transport = (url, body, leaving) => {
   try {
-    if (leaving && navigator.sendBeacon?.(url, body)) return Promise.resolve(true);
-    // A string body is sent as text/plain;charset=UTF-8 by fetch and sendBeacon alike.
-    return fetch(url, { method: 'POST', body, keepalive: leaving, credentials: 'omit' }).then(
-      (response) => response.ok,
-      () => false,
+    if (leaving) return Promise.resolve({ status: navigator.sendBeacon(url, body) ? -1 : 0 });
+    return fetch(url, { method: 'POST', body, credentials: 'omit', signal: AbortSignal.timeout?.(REQUEST_TIMEOUT) }).then(
+      (response) => ({ status: response.status, retryAfter: retryAfterMs(response.headers.get('retry-after')) }),
+      () => ({ status: 0 }),
     );
   } catch {
-    return Promise.resolve(false);
+    return Promise.resolve({ status: 0 });
   }
 };

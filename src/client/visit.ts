@@ -1,4 +1,5 @@
 import { fields, isId, join } from './record';
+import type { Locks } from './locks';
 import type { StorageAreas } from './storage';
 
 /** The visit all tabs of the site share (model.md): its id, when it started, and its last activity in any tab. */
@@ -9,11 +10,6 @@ export interface VisitRecord {
 }
 
 export const VISIT_KEY = 'sb_visit';
-
-/** The subset of the Web Locks API we use: https://developer.mozilla.org/docs/Web/API/LockManager/request */
-export interface Locks {
-  request<T>(name: string, callback: () => T | Promise<T>): Promise<T>;
-}
 
 export interface VisitOptions {
   /** Inactivity that ends a visit, ms. 30 minutes or more ends it; 29:59.999 does not. */
@@ -96,7 +92,7 @@ export function createVisit(
         }
         return v;
       }
-      return locks ? locks.request('sessionbeacon:visit', () => visit.touchNow(ts)).catch(() => visit.touchNow(ts)) : visit.touchNow(ts);
+      return locks ? locks.request('sessionbeacon:visit', {}, () => visit.touchNow(ts)).catch(() => visit.touchNow(ts)) : visit.touchNow(ts);
     },
     touchNow(ts) {
       const stored = later(read(), visit.current);

@@ -7,20 +7,20 @@ import { listen, offAll, type Off } from './listen';
  * Never `unload` or `beforeunload`: either would cost the page its back/forward
  * cache (https://web.dev/articles/bfcache#never-use-the-unload-event).
  */
-export function onHidden(win: Window, cb: (e: Event) => void): Off {
+export function onHidden(win: Window, cb: () => void): Off {
   const doc = win.document;
   let hidden = doc.visibilityState === 'hidden';
-  const hide = (e: Event) => {
+  const hide = () => {
     if (!hidden) {
       hidden = true;
-      cb(e);
+      cb();
     }
   };
   const show = () => {
     hidden = false;
   };
   const offs = [
-    listen(doc, 'visibilitychange', (e) => (doc.visibilityState === 'hidden' ? hide(e) : show()), true),
+    listen(doc, 'visibilitychange', () => (doc.visibilityState === 'hidden' ? hide() : show()), true),
     listen(win, 'pagehide', hide, true),
     listen(win, 'pageshow', show, true),
   ];

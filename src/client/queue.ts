@@ -1,0 +1,161 @@
+import type { WireEvent } from '../protocol';
+import type { Locks } from './locks';
+import type { AsyncArea } from './storage';
+
+/** IndexedDB key prefix of the page queues: `sb_q:<queueId>`. */
+export const QUEUE_PREFIX = 'sb_q:';
+/** Without Web Locks, a queue not written for this long belongs to a page that is gone. */
+export const QUEUE_LEASE = 5 * 60 * 1000;
+
+export interface QueueLimits {
+  /** Events kept at most; the oldest go first. */
+  maxEvents: number;
+  /** Bytes of JSON kept at most; the oldest go first. */
+  maxBytes: number;
+  /** Events older than this (by ts) are dropped instead of sent. */
+  maxAge: number;
+}
+
+export const QUEUE_LIMITS: QueueLimits = { maxEvents: 1000, maxBytes: 256 * 1024, maxAge: 7 * 24 * 3600 * 1000 };
+
+/** The stored form of a queue. */
+interface QueueRecord {
+  lease: number;
+  events: WireEvent[];
+}
+
+export interface Queue {
+  /** The events not yet acknowledged, oldest first. */
+  readonly events: WireEvent[];
+  /** Events dropped by the limits (or refused by the collector) and not reported yet. */
+  dropped: number;
+  add(event: WireEvent): void;
+  /** Removes acknowledged (or refused) events. */
+  remove(ids: Set<string>): void;
+  /** Drops events older than maxAge, counting them. */
+  expire(now: number): void;
+  /** Opt-out: forgets every event and the stored record. */
+  clear(): void;
+  /** Writes the record now (consent was just given). */
+  save(): void;
+  /** Takes over the queues of pages that are gone; resolves with how many events came (never rejects). */
+  adoptOrphans(): Promise<number>;
+  /** The page is hidden away (pagehide): let go of the queue, so it can be adopted if the page never returns. */
+  release(): void;
+  /** The page is back from the back/forward cache: take the queue again, unless another page adopted it meanwhile. */
+  reclaim(): void;
+}
+
+/**
+ * The page's unsent events, kept in IndexedDB until the collector acknowledged
+ * them, so they survive reloads, offline periods, closed tabs and crashes.
+ *
+ * Each page writes only its own record (`sb_q:<queueId>`) and, where Web Locks
+ * exist, holds the lock `sessionbeacon:q:<queueId>` while it is shown; it lets go
+ * on pagehide, and the browser lets go for it when it crashes. A later page of the
+ * site finds records whose lock is free, takes that lock (so no two pages adopt
+ * the same queue), moves the events into its own queue and deletes the record. A
+ * page restored from the back/forward cache takes its lock back and finds out
+ * whether its record was adopted meanwhile: if so, the events are the adopter's. Without Web Locks a record whose lease (renewed with every write) is
+ * older than QUEUE_LEASE is taken over instead. Where IndexedDB is missing or
+ * failing, the queue lives in memory only.
+ */
+export function createQueue(idb: AsyncArea, queueId: string, now: () => number, locks?: Locks, limits = QUEUE_LIMITS): Queue {
+  const key = QUEUE_PREFIX + queueId;
+  const lockName = (id: string) => 'sessionbeacon:q:' + id;
+  let writing = false;
+  let bytes = 0;
+  const size = (e: WireEvent) => JSON.stringify(e).length;
+
+  // Written once per tick however many events were added: one IndexedDB write, not one per event.
+  const save = () => {
+    if (writing) return;
+    writing = true;
+    void Promise.resolve().then(() => {
+      writing = false;
+      return queue.events.length ? idb.set(key, JSON.stringify({ lease: now() + QUEUE_LEASE, events: queue.events } satisfies QueueRecord)) : idb.del(key);
+    }).catch(() => {}); // an injected area may reject; ours never do
+  };
+  const drop = (count: number) => {
+    for (const e of queue.events.splice(0, count)) bytes -= size(e);
+    queue.dropped += count;
+  };
+
+  // Held while the page is shown: its release tells other pages this queue may be orphaned.
+  // Not kept into the back/forward cache: another page requesting a lock that a cached page
+  // holds makes Chromium evict that page ("weblocks-contention"), and locks.query() does not
+  // even list such locks.
+  let letGo: (() => void) | undefined;
+  const hold = (restored: boolean) =>
+    void locks
+      ?.request(lockName(queueId), {}, async () => {
+        if (restored && !(await idb.get(key))) queue.events.splice(0); // adopted while we were away
+        await new Promise<void>((resolve) => (letGo = resolve));
+      })
+      .catch(() => {});
+  // Without locks the lease must be renewed while the page lives, even with nothing new to send.
+  if (!locks) setInterval(() => queue.events.length && save(), QUEUE_LEASE / 3);
+
+  const queue: Queue = {
+    events: [],
+    dropped: 0,
+    add(event) {
+      queue.events.push(event);
+      bytes += size(event);
+      // Over a limit the oldest go first; the newest event always stays.
+      while (queue.events.length > 1 && (queue.events.length > limits.maxEvents || bytes > limits.maxBytes)) drop(1);
+      save();
+    },
+    remove(ids) {
+      const kept = queue.events.filter((e) => !ids.has(e.id));
+      if (kept.length === queue.events.length) return;
+      queue.events.splice(0, queue.events.length, ...kept);
+      bytes = kept.reduce((n, e) => n + size(e), 0);
+      save();
+    },
+    clear() {
+      drop(queue.events.length);
+      queue.dropped = 0;
+      save();
+    },
+    save,
+    expire(t) {
+      const old = queue.events.filter((e) => t - e.ts > limits.maxAge);
+      if (!old.length) return;
+      queue.remove(new Set(old.map((e) => e.id)));
+      queue.dropped += old.length;
+    },
+    release: () => letGo?.(),
+    reclaim() {
+      if (locks) hold(true);
+      else void idb.get(key).then((record) => record || queue.events.splice(0));
+    },
+    async adoptOrphans() {
+      const before = queue.events.length;
+      try {
+        for (const other of await idb.keys()) {
+          if (!other.startsWith(QUEUE_PREFIX) || other === key) continue;
+          const adopt = async (lock: unknown) => {
+            if (lock === null) return; // its page is alive
+            let record: QueueRecord | undefined;
+            try {
+              record = JSON.parse((await idb.get(other)) ?? 'null') ?? undefined;
+            } catch {
+              // not ours: drop it below
+            }
+            if (!locks && record && record.lease > now()) return;
+            const have = new Set(queue.events.map((e) => e.id));
+            for (const e of Array.isArray(record?.events) ? record!.events : []) if (!have.has(e.id)) queue.add(e);
+            await idb.del(other);
+          };
+          await (locks ? locks.request(lockName(other.slice(QUEUE_PREFIX.length)), { ifAvailable: true }, adopt) : adopt(true));
+        }
+      } catch {
+        // IndexedDB unavailable: nothing to adopt
+      }
+      return queue.events.length - before;
+    },
+  };
+  hold(false);
+  return queue;
+}
