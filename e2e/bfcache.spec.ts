@@ -1,4 +1,4 @@
-import type { PageViewEvent } from '../src/protocol';
+import type { PageViewEvent, TrackEvent } from '../src/protocol';
 import { expect, pageViews, test } from './fixtures';
 import { CHROMIUM_ARGS, executablePath } from './support/chromium';
 
@@ -24,4 +24,27 @@ test('a page with the SDK goes into the back/forward cache, and its restore is a
     visitId: first.visitId,
   });
   expect(restored.pageId).not.toBe(first.pageId);
+});
+
+test('8. events before and after a trip through the back/forward cache all arrive, each with one id', async ({ page, server }) => {
+  type Sb = (...a: unknown[]) => unknown;
+  const track = (name: string) =>
+    page.evaluate((n) => {
+      for (let i = 0; i < 10; i++) (window as unknown as { sessionbeacon: Sb }).sessionbeacon('track', n, { i });
+    }, name);
+  await page.goto(server.url('/basic.html'));
+  await track('before');
+  await page.click('#other'); // beacons on the way out; the next page adopts the queue
+  await pageViews(server, 2);
+  await page.goBack({ waitUntil: 'commit' });
+  await expect.poll(() => page.evaluate(() => (window as unknown as { restoredFromCache?: boolean }).restoredFromCache)).toBe(true);
+  await track('after');
+  await page.evaluate(() => (window as unknown as { sessionbeacon: Sb }).sessionbeacon('flush'));
+  for (const name of ['before', 'after']) {
+    await expect.poll(() => new Set(server.events().filter((e) => e.type === 'track' && e.name === name).map((e) => (e as TrackEvent).properties!.i)).size).toBe(10);
+    const ids = new Map<unknown, Set<string>>();
+    for (const e of server.events().filter((e): e is TrackEvent => e.type === 'track' && e.name === name))
+      ids.set(e.properties!.i, (ids.get(e.properties!.i) ?? new Set()).add(e.id));
+    for (const set of ids.values()) expect(set.size).toBe(1);
+  }
 });

@@ -14,11 +14,18 @@ export interface ReceivedBatch {
   events: WireEvent[];
 }
 
+export type Answer = { status: number; headers?: Record<string, string> } | 'hang' | 'reset';
+
 export interface BeaconServer {
   origin: string;
   url(path: string): string;
+  /** The batches the server acknowledged (2xx): what a collector would have stored. */
   batches: ReceivedBatch[];
   events(): WireEvent[];
+  /** Every POST /collect, answered or not. */
+  attempts: { at: number; answer: number | string; batch: ReceivedBatch }[];
+  /** How to answer the next POST /collect. */
+  respond: (batch: ReceivedBatch) => Answer;
   clear(): void;
   close(): Promise<void>;
 }

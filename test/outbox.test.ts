@@ -199,3 +199,32 @@ describe('Retry-After', () => {
     expect(retryAfterMs('Wed, 21 Oct 2015 07:28:00 GMT', Date.UTC(2016, 0, 1))).toBeUndefined();
   });
 });
+
+describe('outbox retry timing', () => {
+  beforeEach(() => vi.useFakeTimers({ now: T0 }));
+  afterEach(() => vi.useRealTimers());
+
+  it('a later failure pushes the pending retry out to its own Retry-After', async () => {
+    const transport = recordingTransport();
+    const answers: ((a: { status: number; retryAfter?: number }) => void)[] = [];
+    const sentAt: number[] = [];
+    const send = transport.send;
+    transport.send = (url, body, leaving) => {
+      sentAt.push(Date.now());
+      return sentAt.length <= 2 ? new Promise((r) => answers.push(r)) : send(url, body, leaving);
+    };
+    const outbox = createOutbox({ endpoint: '/c', sdk: 't', flushInterval: 1000, maxEvents: 50 }, transport.send, () => Date.now(), () => false, createQueue(memoryAsyncArea(), 'q', () => Date.now()));
+    outbox.add(event(1));
+    void outbox.flush(); // batch A in flight
+    outbox.add(event(2));
+    await vi.advanceTimersByTimeAsync(1000); // the timer sends batch B: both in flight
+    await vi.advanceTimersByTimeAsync(500);
+    answers[0]({ status: 503, retryAfter: 10_000 }); // A fails at T0+1.5 s: retry at T0+11.5 s
+    await vi.advanceTimersByTimeAsync(500);
+    answers[1]({ status: 503, retryAfter: 10_000 }); // B fails at T0+2 s: no retry before T0+12 s
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(sentAt).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sentAt).toEqual([T0, T0 + 1000, T0 + 12_000]);
+  });
+});

@@ -17,7 +17,7 @@ const TYPES = {
 /**
  * Starts the server on 127.0.0.1 (port 0: a free one). `mounts` maps URL prefixes
  * to folders, e.g. { '/dist/': 'dist', '/': 'e2e/pages' }.
- * @returns {Promise<{ origin: string, url(path: string): string, batches: object[], events(): object[], clear(): void, close(): Promise<void>, onBatch?: (b: object) => void }>}
+ * @returns {Promise<object>} see BeaconServer in e2e/fixtures.ts
  */
 export async function startBeaconServer({ mounts, port = 0, host = '127.0.0.1' } = {}) {
   const batches = [];
@@ -25,19 +25,30 @@ export async function startBeaconServer({ mounts, port = 0, host = '127.0.0.1' }
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://x');
     res.setHeader('access-control-allow-origin', '*');
+    res.setHeader('access-control-expose-headers', 'Retry-After');
     if (req.method === 'POST' && url.pathname === '/collect') {
       const chunks = [];
       for await (const chunk of req) chunks.push(chunk);
       const body = Buffer.concat(chunks).toString('utf8');
+      let batch;
       try {
-        const batch = JSON.parse(body);
+        batch = JSON.parse(body);
+      } catch {
+        res.writeHead(400).end('malformed JSON');
+        return;
+      }
+      // The fault the test asked for: a status (with headers), 'hang' (never answer) or 'reset' (cut the connection).
+      const answer = api.respond(batch);
+      api.attempts.push({ at: Date.now(), answer: typeof answer === 'object' ? answer.status : answer, batch });
+      if (answer === 'hang') return;
+      if (answer === 'reset') return req.socket.destroy();
+      const { status, headers = {} } = answer;
+      if (status >= 200 && status < 300) {
         const record = { receivedAt: Date.now(), contentType: req.headers['content-type'], bytes: Buffer.byteLength(body), ...batch };
         batches.push(record);
         api.onBatch?.(record);
-        res.writeHead(204).end();
-      } catch {
-        res.writeHead(400).end('malformed JSON');
       }
+      res.writeHead(status, headers).end();
       return;
     }
     if (req.method === 'GET' && url.pathname === '/beacons') {
@@ -65,6 +76,10 @@ export async function startBeaconServer({ mounts, port = 0, host = '127.0.0.1' }
     batches,
     events: () => batches.flatMap((b) => b.events),
     clear: () => batches.splice(0),
+    /** Every POST /collect, answered or not. */
+    attempts: [],
+    /** How to answer the next POST /collect: { status, headers } | 'hang' | 'reset'. Stores the batch only for a 2xx. */
+    respond: () => ({ status: 204 }),
     // Pages may still hold keep-alive connections when a test ends: cut them, or close() waits.
     close: () => new Promise((ok) => {
       server.close(() => ok());

@@ -65,7 +65,13 @@ export function createOutbox(
   };
   const waiting = () => queue.events.length - inFlight.size;
   const schedule = (delay: number) => {
-    if (timer === undefined && !held() && waiting() > 0) timer = setTimeout(() => void outbox.flush(), Math.max(delay, retryAt - now()));
+    if (timer === undefined && !held() && waiting() > 0)
+      timer = setTimeout(() => {
+        timer = undefined;
+        // A failure since this timer was set may have pushed the retry further out.
+        if (retryAt > now()) schedule(0);
+        else void outbox.flush();
+      }, Math.max(delay, retryAt - now()));
   };
 
   const send = ({ body, events }: Body, leaving: boolean, dropped: number): Promise<void> => {

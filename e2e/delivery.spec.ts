@@ -1,0 +1,129 @@
+import { chromium, type Page } from '@playwright/test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TrackEvent } from '../src/protocol';
+import { expect, flush, pageViews, test, type BeaconServer } from './fixtures';
+import { CHROMIUM_ARGS, executablePath } from './support/chromium';
+
+// The fault matrix of issue 3: each case asserts the exact set of events received
+// (none missing) and that, after dedupe by id, none is there twice.
+
+type Sb = (...args: unknown[]) => unknown;
+
+/** Tracks `count` events named `name`, numbered 0..count-1 in their properties. */
+const trackMany = (page: Page, name: string, count: number) =>
+  page.evaluate(([n, c]) => {
+    for (let i = 0; i < (c as number); i++) (window as unknown as { sessionbeacon: Sb }).sessionbeacon('track', n, { i });
+  }, [name, count] as const);
+
+/**
+ * Waits until the server acknowledged every event `name` 0..count-1, then checks
+ * that each logical event has exactly one id: copies are retries of the same
+ * event (deduped by the collector), never a second event.
+ */
+async function expectExactly(server: BeaconServer, name: string, count: number) {
+  const numbered = () => server.events().filter((e): e is TrackEvent => e.type === 'track' && e.name === name);
+  await expect.poll(() => new Set(numbered().map((e) => e.properties?.i)).size, { timeout: 20_000 }).toBe(count);
+  const idsByNumber = new Map<unknown, Set<string>>();
+  for (const e of numbered()) idsByNumber.set(e.properties!.i, (idsByNumber.get(e.properties!.i) ?? new Set()).add(e.id));
+  expect([...idsByNumber.keys()].sort((a, b) => (a as number) - (b as number))).toEqual(Array.from({ length: count }, (_, i) => i));
+  for (const ids of idsByNumber.values()) expect(ids.size).toBe(1);
+}
+
+test('1. 50 events, then the tab is closed at once', async ({ page, server }) => {
+  await page.goto(server.url('/basic.html'));
+  await pageViews(server);
+  await trackMany(page, 'closing', 50);
+  await page.close();
+  await expectExactly(server, 'closing', 50);
+});
+
+test('2. 50 events, then a navigation to another site', async ({ page, server }) => {
+  await page.goto(server.url('/basic.html'));
+  await pageViews(server);
+  await trackMany(page, 'leaving', 50);
+  await page.goto(server.url('/plain.html').replace('127.0.0.1', 'localhost'));
+  await expectExactly(server, 'leaving', 50);
+});
+
+test('3. offline for 20 events, then online', async ({ context, page, server }) => {
+  await page.goto(server.url('/basic.html'));
+  await pageViews(server);
+  await context.setOffline(true);
+  await trackMany(page, 'offline', 20);
+  await flush(page); // fails: no network
+  expect(server.events().some((e) => e.type === 'track' && e.name === 'offline')).toBe(false);
+  await context.setOffline(false); // the online event resumes sending at once
+  await expectExactly(server, 'offline', 20);
+});
+
+test('4. the collector answers 503 with Retry-After for a minute (fake time), then 204', async ({ page, server }) => {
+  await page.clock.install({ time: new Date('2026-11-22T10:00:00Z') });
+  server.respond = () => ({ status: 503, headers: { 'Retry-After': '10' } });
+  await page.goto(server.url('/basic.html'));
+  await trackMany(page, 'outage', 10);
+  for (let s = 0; s < 60; s += 5) await page.clock.runFor(5000);
+  const failed = server.attempts.filter((a) => a.answer === 503);
+  expect(failed.length).toBeGreaterThanOrEqual(3);
+  // Retry-After was honoured: once a 503 came back, every later attempt waited at least 10 s
+  // (on the page's clock) after the one before it. The first two attempts may be two batches.
+  const sentAts = failed.map((a) => a.batch.sentAt);
+  for (let i = 2; i < sentAts.length; i++) expect(sentAts[i] - sentAts[i - 1]).toBeGreaterThanOrEqual(10_000);
+  expect(failed.length).toBeLessThanOrEqual(7);
+  server.respond = () => ({ status: 204 });
+  for (let s = 0; s < 20 && new Set(server.events().map((e) => e.id)).size < 11; s++) await page.clock.runFor(5000);
+  await expectExactly(server, 'outage', 10);
+});
+
+test('5. the collector is down when the tab closes; the next visit to the site delivers the backlog', async ({ context, page, server }) => {
+  server.respond = () => 'reset';
+  await page.goto(server.url('/basic.html'));
+  await trackMany(page, 'backlog', 10);
+  await flush(page);
+  await page.close();
+  expect(server.events()).toHaveLength(0);
+  server.respond = () => ({ status: 204 });
+  const next = await context.newPage();
+  await next.goto(server.url('/other.html'));
+  await expectExactly(server, 'backlog', 10);
+});
+
+test('6. the browser crashes with events queued; the next start with the same profile delivers them', async ({ server }) => {
+  const profile = mkdtempSync(join(tmpdir(), 'sessionbeacon-profile-'));
+  try {
+    server.respond = () => 'hang';
+    const first = await chromium.launchPersistentContext(profile, { executablePath, args: CHROMIUM_ARGS });
+    const page = first.pages()[0] ?? (await first.newPage());
+    await page.goto(server.url('/basic.html'));
+    await trackMany(page, 'crash', 10);
+    await page.waitForTimeout(500); // the queue is written to IndexedDB within a tick
+    const cdp = await first.newCDPSession(page);
+    const crashed = page.waitForEvent('crash');
+    void cdp.send('Page.crash').catch(() => {}); // the renderer dies: no pagehide, no beacon (and no answer)
+    await crashed;
+    await first.close();
+    expect(server.events()).toHaveLength(0);
+    server.respond = () => ({ status: 204 });
+    const second = await chromium.launchPersistentContext(profile, { executablePath, args: CHROMIUM_ARGS });
+    const again = second.pages()[0] ?? (await second.newPage());
+    await again.goto(server.url('/other.html'));
+    await expectExactly(server, 'crash', 10);
+    await second.close();
+  } finally {
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
+
+test('7. two tabs queueing and flushing at once', async ({ context, page, server }) => {
+  const other = await context.newPage();
+  await page.goto(server.url('/basic.html'));
+  await other.goto(server.url('/other.html'));
+  await pageViews(server, 2);
+  await Promise.all([trackMany(page, 'tab-a', 40), trackMany(other, 'tab-b', 40)]);
+  await Promise.all([flush(page), flush(other), flush(page), flush(other)]);
+  await expectExactly(server, 'tab-a', 40);
+  await expectExactly(server, 'tab-b', 40);
+  // Each tab sent only its own queue.
+  for (const b of server.batches) expect(new Set(b.events.map((e) => e.tabId)).size).toBe(1);
+});
