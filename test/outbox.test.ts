@@ -144,12 +144,14 @@ describe('outbox', () => {
   });
 
   it('keeps the keepalive bytes in flight within 64 KiB while leaving; the rest stays queued', async () => {
-    const { transport, queue, outbox } = setup(() => 1, 1000);
+    const { transport, queue, outbox, hold } = setup(() => 1, 1000);
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const send = transport.send;
     transport.send = (url, body, leaving) => gate.then(() => send(url, body, leaving));
-    for (let i = 0; i < 60; i++) outbox.add(event(i, 2000)); // ~130 KB
+    hold(true); // let ~130 KB pile up (consent pending), then leave
+    for (let i = 0; i < 60; i++) outbox.add(event(i, 2000));
+    hold(false);
     const leaving = outbox.flush(true);
     await vi.advanceTimersByTimeAsync(0);
     release();
@@ -179,6 +181,28 @@ describe('outbox', () => {
     hold(false);
     await outbox.flush();
     expect(transport.events).toHaveLength(1);
+  });
+
+  it('splits a beacon the browser refuses (over its budget) and hands over the halves', async () => {
+    const { transport, queue, outbox } = setup(() => 1, 1000);
+    // The browser refuses beacons over 20 KB: halves are tried until they fit.
+    const send = transport.send;
+    transport.send = (url, body, leaving) => (body.length > 20_000 ? (transport.attempts.push({ body: JSON.parse(body), leaving, status: 0 }), Promise.resolve({ status: 0 })) : send(url, body, leaving));
+    const o = createOutbox({ endpoint: '/c', sdk: 't', flushInterval: 1000, maxEvents: 1000 }, transport.send, () => Date.now(), () => false, queue);
+    for (let i = 0; i < 20; i++) queue.add(event(i, 2000)); // ~42 KB: one body, refused
+    await o.flush(true);
+    const handed = transport.attempts.filter((a) => a.status === -1 || a.status === 204);
+    expect(transport.attempts[0].status).toBe(0);
+    expect(handed.flatMap((a) => ids(a.body.events)).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `e${i}`).sort());
+    expect(handed.every((a) => JSON.stringify(a.body).length <= 20_000)).toBe(true);
+    void outbox;
+  });
+
+  it('a batch goes at once when 32 KB wait, before the interval', async () => {
+    const { transport, outbox } = setup(() => 1, 1000);
+    for (let i = 0; i < 20; i++) outbox.add(event(i, 2000));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(transport.batches.length).toBeGreaterThan(0);
   });
 
   it('a full batch goes at once', async () => {

@@ -7,9 +7,12 @@ export interface OutboxOptions extends BatchMeta {
   endpoint: string;
   /** A batch is sent this many ms after its first event (so a burst is one request). */
   flushInterval: number;
-  /** ...or at once when this many events wait. */
+  /** ...or at once when this many events wait... */
   maxEvents: number;
 }
+
+/** ...or at once when this many bytes wait: half a request, so one flush rarely needs two. */
+export const FLUSH_BYTES = 32 * 1024;
 
 /** Backoff after a failed request: equal jitter (half fixed, half random), doubling from `base` up to `cap`. */
 export const RETRY = { base: 1000, cap: 5 * 60_000, maxRetryAfter: 60 * 60_000 };
@@ -116,7 +119,7 @@ export function createOutbox(
   const outbox: Outbox = {
     add(event) {
       queue.add(event);
-      if (waiting() >= opts.maxEvents && retryAt <= now()) void outbox.flush();
+      if ((waiting() >= opts.maxEvents || queue.bytes >= FLUSH_BYTES) && retryAt <= now()) void outbox.flush();
       else schedule(opts.flushInterval);
     },
     flush(leaving = false) {

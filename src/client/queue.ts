@@ -29,6 +29,8 @@ export interface Queue {
   readonly events: WireEvent[];
   /** Events dropped by the limits (or refused by the collector) and not reported yet. */
   dropped: number;
+  /** JSON bytes of the queued events (approximate: UTF-16 length), kept by the queue. */
+  bytes: number;
   add(event: WireEvent): void;
   /** Removes acknowledged (or refused) events. */
   remove(ids: Set<string>): void;
@@ -64,7 +66,6 @@ export function createQueue(idb: AsyncArea, queueId: string, now: () => number, 
   const key = QUEUE_PREFIX + queueId;
   const lockName = (id: string) => 'sessionbeacon:q:' + id;
   let writing = false;
-  let bytes = 0;
   const size = (e: WireEvent) => JSON.stringify(e).length;
 
   // Written once per tick however many events were added: one IndexedDB write, not one per event.
@@ -77,7 +78,7 @@ export function createQueue(idb: AsyncArea, queueId: string, now: () => number, 
     }).catch(() => {}); // an injected area may reject; ours never do
   };
   const drop = (count: number) => {
-    for (const e of queue.events.splice(0, count)) bytes -= size(e);
+    for (const e of queue.events.splice(0, count)) queue.bytes -= size(e);
     queue.dropped += count;
   };
 
@@ -99,18 +100,19 @@ export function createQueue(idb: AsyncArea, queueId: string, now: () => number, 
   const queue: Queue = {
     events: [],
     dropped: 0,
+    bytes: 0,
     add(event) {
       queue.events.push(event);
-      bytes += size(event);
+      queue.bytes += size(event);
       // Over a limit the oldest go first; the newest event always stays.
-      while (queue.events.length > 1 && (queue.events.length > limits.maxEvents || bytes > limits.maxBytes)) drop(1);
+      while (queue.events.length > 1 && (queue.events.length > limits.maxEvents || queue.bytes > limits.maxBytes)) drop(1);
       save();
     },
     remove(ids) {
       const kept = queue.events.filter((e) => !ids.has(e.id));
       if (kept.length === queue.events.length) return;
       queue.events.splice(0, queue.events.length, ...kept);
-      bytes = kept.reduce((n, e) => n + size(e), 0);
+      queue.bytes = kept.reduce((n, e) => n + size(e), 0);
       save();
     },
     clear() {
