@@ -28,11 +28,11 @@ describe('persisted queue', () => {
   });
 
   it('is bounded in count and bytes, dropping the oldest and counting them', () => {
-    const q = createQueue(memoryAsyncArea(), 'p', () => Date.now(), undefined, { maxEvents: 5, maxBytes: 1e9, maxAge: 1e9 });
+    const q = createQueue(memoryAsyncArea(), 'p', () => Date.now(), undefined, undefined, { maxEvents: 5, maxBytes: 1e9, maxAge: 1e9 });
     for (let i = 0; i < 8; i++) q.add(event(i));
     expect(q.events.map((e) => e.id)).toEqual(['e3', 'e4', 'e5', 'e6', 'e7']);
     expect(q.dropped).toBe(3);
-    const small = createQueue(memoryAsyncArea(), 'p2', () => Date.now(), undefined, { maxEvents: 100, maxBytes: 1000, maxAge: 1e9 });
+    const small = createQueue(memoryAsyncArea(), 'p2', () => Date.now(), undefined, undefined, { maxEvents: 100, maxBytes: 1000, maxAge: 1e9 });
     for (let i = 0; i < 10; i++) small.add(event(i, 'y'.repeat(300)));
     expect(small.events.length).toBeLessThan(10);
     expect(small.events.at(-1)!.id).toBe('e9');
@@ -40,7 +40,7 @@ describe('persisted queue', () => {
   });
 
   it('drops events older than maxAge, counting them', () => {
-    const q = createQueue(memoryAsyncArea(), 'p', () => Date.now(), undefined, { maxEvents: 100, maxBytes: 1e9, maxAge: 1000 });
+    const q = createQueue(memoryAsyncArea(), 'p', () => Date.now(), undefined, undefined, { maxEvents: 100, maxBytes: 1e9, maxAge: 1000 });
     q.add(event(0));
     q.add(event(900));
     q.expire(T0 + 1500);
@@ -89,6 +89,19 @@ describe('persisted queue', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(kept.events.map((e) => e.id)).toEqual(['e2']);
     expect(await createQueue(idb, 'late', () => Date.now(), locks).adoptOrphans()).toBe(0);
+  });
+
+  it('a page whose events were never stored (consent pending) keeps them through the back/forward cache', async () => {
+    const idb = memoryAsyncArea();
+    const held = { ...idb, set: () => Promise.resolve() }; // storing not allowed: writes are no-ops
+    const locks = serialLocks();
+    const q = createQueue(held, 'pending', () => Date.now(), locks, () => false);
+    q.add(event(1));
+    await vi.advanceTimersByTimeAsync(0);
+    q.release();
+    q.reclaim();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(q.events.map((e) => e.id)).toEqual(['e1']);
   });
 
   it('leaves alone the queue of a page that is alive', async () => {

@@ -58,14 +58,24 @@ export interface Queue {
  * site finds records whose lock is free, takes that lock (so no two pages adopt
  * the same queue), moves the events into its own queue and deletes the record. A
  * page restored from the back/forward cache takes its lock back and finds out
- * whether its record was adopted meanwhile: if so, the events are the adopter's. Without Web Locks a record whose lease (renewed with every write) is
- * older than QUEUE_LEASE is taken over instead. Where IndexedDB is missing or
- * failing, the queue lives in memory only.
+ * whether its record was adopted meanwhile: if so, the events are the adopter's.
+ * Without Web Locks a record whose lease (renewed with every write) is older
+ * than QUEUE_LEASE is taken over instead. Where IndexedDB is missing or failing,
+ * or storing is not allowed (consent pending), the queue lives in memory only.
  */
-export function createQueue(idb: AsyncArea, queueId: string, now: () => number, locks?: Locks, limits = QUEUE_LIMITS): Queue {
+export function createQueue(
+  idb: AsyncArea,
+  queueId: string,
+  now: () => number,
+  locks?: Locks,
+  canStore: () => boolean = () => true,
+  limits = QUEUE_LIMITS,
+): Queue {
   const key = QUEUE_PREFIX + queueId;
   const lockName = (id: string) => 'sessionbeacon:q:' + id;
   let writing = false;
+  /** Our record holds our events: only then can its absence mean another page adopted them. */
+  let stored = false;
   const size = (e: WireEvent) => JSON.stringify(e).length;
 
   // Written once per tick however many events were added: one IndexedDB write, not one per event.
@@ -74,12 +84,21 @@ export function createQueue(idb: AsyncArea, queueId: string, now: () => number, 
     writing = true;
     void Promise.resolve().then(() => {
       writing = false;
+      stored = !!queue.events.length && canStore();
       return queue.events.length ? idb.set(key, JSON.stringify({ lease: now() + QUEUE_LEASE, events: queue.events } satisfies QueueRecord)) : idb.del(key);
     }).catch(() => {}); // an injected area may reject; ours never do
   };
   const drop = (count: number) => {
     for (const e of queue.events.splice(0, count)) queue.bytes -= size(e);
     queue.dropped += count;
+  };
+  /** Another page adopted our record while we were in the back/forward cache: the events are its now. */
+  const adopted = async () => {
+    if (stored && !(await idb.get(key))) {
+      queue.events.splice(0);
+      queue.bytes = 0;
+      stored = false;
+    }
   };
 
   // Held while the page is shown: its release tells other pages this queue may be orphaned.
@@ -90,7 +109,7 @@ export function createQueue(idb: AsyncArea, queueId: string, now: () => number, 
   const hold = (restored: boolean) =>
     void locks
       ?.request(lockName(queueId), {}, async () => {
-        if (restored && !(await idb.get(key))) queue.events.splice(0); // adopted while we were away
+        if (restored) await adopted();
         await new Promise<void>((resolve) => (letGo = resolve));
       })
       .catch(() => {});
@@ -130,7 +149,7 @@ export function createQueue(idb: AsyncArea, queueId: string, now: () => number, 
     release: () => letGo?.(),
     reclaim() {
       if (locks) hold(true);
-      else void idb.get(key).then((record) => record || queue.events.splice(0));
+      else void adopted();
     },
     async adoptOrphans() {
       const before = queue.events.length;

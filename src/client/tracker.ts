@@ -140,7 +140,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
   const visit = createVisit(areas, { timeout: o.inactivityTimeout, writeEvery: 5000 }, newId, now, env.locks);
   const tab = createTab(areas.session, newId, env.channel);
   // One queue per page (not per tab): a reload's new page adopts the old page's leftovers.
-  const queue = createQueue(areas.idb, newId(), now, env.locks);
+  const queue = createQueue(areas.idb, newId(), now, env.locks, () => consent === GRANTED);
   const outbox = createOutbox(
     { endpoint: o.endpoint, projectId: o.projectId, sdk: SDK_VERSION, flushInterval: o.flushInterval, maxEvents: o.maxBatchEvents },
     env.transport,
