@@ -1,0 +1,118 @@
+/** Helpers that turn event fields into atomic.session column values. */
+
+/** varchar(n): longer text is cut, never rejected (model.md). Code points are kept whole. */
+export function cut(value: unknown, n: number): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  const text = String(value);
+  if (text.length <= n) return text;
+  const chars = Array.from(text);
+  return chars.length <= n ? text : chars.slice(0, n).join('');
+}
+
+/** smallint: out-of-range or non-integer values are null. */
+export function smallint(value: unknown): number | null {
+  return typeof value === 'number' && Number.isInteger(value) && value >= -32768 && value <= 32767 ? value : null;
+}
+
+/** integer (ms): rounded, clamped to the column's range. */
+export function int(value: unknown): number | null {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return null;
+  return Math.max(-2147483648, Math.min(2147483647, Math.round(value)));
+}
+
+export interface SplitURL {
+  origin: string | null;
+  path: string | null;
+  searchParams: Record<string, string> | null;
+}
+
+/** A URL as origin (varchar 255), path (varchar 255) and search params (jsonb); nulls for what is missing or unparsable. */
+export function splitURL(url: unknown): SplitURL {
+  try {
+    const u = new URL(String(url));
+    const params = Object.fromEntries(u.searchParams);
+    return {
+      origin: cut(u.origin === 'null' ? `${u.protocol}//${u.host}` : u.origin, 255),
+      path: cut(u.pathname, 255),
+      searchParams: Object.keys(params).length ? params : null,
+    };
+  } catch {
+    return { origin: null, path: null, searchParams: null };
+  }
+}
+
+/**
+ * Truncates an IP address: /24 for IPv4 (1.2.3.4 -> 1.2.3.0), /48 for IPv6
+ * (2001:db8:1:2::5 -> 2001:db8:1::). IPv4-mapped IPv6 is treated as IPv4.
+ * Returns null for anything that is not an IP address.
+ */
+export function truncateIp(ip: string | undefined, full = false): string | null {
+  if (!ip) return null;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  const v4 = mapped ? mapped[1] : ip;
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(v4)) {
+    const parts = v4.split('.').map(Number);
+    if (parts.some((p) => p > 255)) return null;
+    return full ? v4 : `${parts[0]}.${parts[1]}.${parts[2]}.0`;
+  }
+  const groups = expandIpv6(ip);
+  if (!groups) return null;
+  if (full) return ip.toLowerCase();
+  return `${groups.slice(0, 3).map((g) => g.toString(16)).join(':')}::`;
+}
+
+function expandIpv6(ip: string): number[] | undefined {
+  if (!/^[0-9a-f:]+$/i.test(ip) || ip.split('::').length > 2) return undefined;
+  const [head, tail] = ip.split('::');
+  const parse = (part: string) => (part ? part.split(':').map((g) => (/^[0-9a-f]{1,4}$/i.test(g) ? parseInt(g, 16) : NaN)) : []);
+  const h = parse(head);
+  const t = tail === undefined ? [] : parse(tail);
+  const missing = 8 - h.length - t.length;
+  if ((tail === undefined && missing !== 0) || missing < 0 || [...h, ...t].some(Number.isNaN)) return undefined;
+  return [...h, ...Array(missing).fill(0), ...t];
+}
+
+/** Where the geo columns come from: the first present header of each list (lower-case names). */
+export interface GeoHeaders {
+  country: string[];
+  region: string[];
+  city: string[];
+}
+
+/** Headers set by common CDNs and platforms (Cloudflare, Vercel, CloudFront, Fastly-style). */
+export const DEFAULT_GEO_HEADERS: GeoHeaders = {
+  country: ['cf-ipcountry', 'x-vercel-ip-country', 'cloudfront-viewer-country', 'x-country-code'],
+  region: ['x-vercel-ip-country-region', 'cloudfront-viewer-country-region', 'cf-region-code', 'x-region-code'],
+  city: ['x-vercel-ip-city', 'cloudfront-viewer-city', 'cf-ipcity', 'x-city'],
+};
+
+export function geo(headers: Record<string, string | undefined> | undefined, names: GeoHeaders) {
+  const first = (list: string[]) => {
+    for (const name of list) {
+      const value = headers?.[name];
+      if (value) {
+        try {
+          return decodeURIComponent(value); // Vercel URI-encodes city names
+        } catch {
+          return value;
+        }
+      }
+    }
+    return undefined;
+  };
+  const country = first(names.country);
+  return {
+    countryCode: cut(country && country !== 'XX' ? country.toUpperCase() : null, 4),
+    region: cut(first(names.region), 32),
+    city: cut(first(names.city), 32),
+  };
+}
+
+/** "en-GB" -> { requestedLanguage: "en", requestedRegion: "GB" }; varchar(2) each. */
+export function language(tag: unknown) {
+  const match = /^([a-z]{2,3})(?:-[A-Za-z]{4})?(?:-([A-Za-z]{2}|\d{3}))?/i.exec(typeof tag === 'string' ? tag : '');
+  return {
+    requestedLanguage: match && match[1].length === 2 ? match[1].toLowerCase() : null,
+    requestedRegion: match?.[2] && match[2].length === 2 ? match[2].toUpperCase() : null,
+  };
+}

@@ -1,0 +1,140 @@
+import { sessionizeDevice, type Disagreements, type SessionizeOptions } from './device';
+import { deviceKey, eventKey, preferredCopy, storedEvents, type ReceivedRequest, type StoredEvent } from './request';
+import type { SessionRow } from './row';
+
+/** The primary key of atomic.session: (projectId, sessionStart, sessionId). */
+export const rowKey = (r: Pick<SessionRow, 'projectId' | 'sessionStart' | 'sessionId'>): string =>
+  `${r.projectId}\u0000${r.sessionStart}\u0000${r.sessionId}`;
+
+export type Change = { op: 'upsert'; row: SessionRow } | { op: 'delete'; key: { projectId: number | string; sessionStart: string; sessionId: string } };
+
+export interface EngineOptions extends SessionizeOptions {
+  /**
+   * How long a device stays in memory after its last event, measured against the
+   * newest receivedAt seen (the watermark), ms. Default Infinity (nothing is
+   * forgotten). An event for a forgotten device is sessionized again with the
+   * events `reload` gives back (the collector reads them from its database);
+   * without `reload`, only with the events that came after.
+   */
+  horizon?: number;
+  /** Events already stored for a device the engine forgot. */
+  reload?: (projectId: number | string, deviceId: string) => StoredEvent[];
+  /** projectId for requests without one. */
+  defaultProject?: number | string;
+}
+
+interface DeviceState {
+  events: Map<string, StoredEvent>;
+  rows: Map<string, SessionRow>;
+  lastSeen: number;
+  disagreements: Disagreements;
+}
+
+/**
+ * The incremental sessionizer. Events come in any order and any batching;
+ * after each request it yields the changes to atomic.session (upserts and
+ * deletes by primary key) that make the table equal to what a batch run over
+ * every event so far gives: a late event may extend a visit, start one, or bridge
+ * two visits into one (the later row is deleted; the merged row keeps the
+ * earlier IDs). It works device by device: a request re-sessionizes only the
+ * devices it touches, from their events in memory.
+ */
+export class Engine {
+  private readonly devices = new Map<string, DeviceState>();
+  private watermark = -Infinity;
+  /** Events received, duplicates ignored, devices forgotten and reloaded. */
+  readonly stats = { events: 0, duplicates: 0, evicted: 0, reloaded: 0 };
+
+  constructor(private readonly options: EngineOptions = {}) {}
+
+  /** Takes one request; returns the changes to atomic.session. */
+  ingest(request: ReceivedRequest): Change[] {
+    return this.ingestEvents(storedEvents(request, this.options.defaultProject));
+  }
+
+  ingestEvents(events: StoredEvent[]): Change[] {
+    const touched = new Set<string>();
+    for (const e of events) {
+      this.stats.events++;
+      if (e.receivedAt > this.watermark) this.watermark = e.receivedAt;
+      const key = deviceKey(e);
+      let device = this.devices.get(key);
+      if (!device) {
+        device = { events: new Map(), rows: new Map(), lastSeen: -Infinity, disagreements: { visitsMerged: 0, visitsSplit: 0 } };
+        this.devices.set(key, device);
+        const earlier = this.options.reload?.(e.projectId, e.event.deviceId);
+        if (earlier?.length) {
+          this.stats.reloaded++;
+          for (const old of earlier) this.keep(device, old);
+          device.rows = new Map(sessionizeDevice([...device.events.values()], this.options).rows.map((r) => [rowKey(r), r]));
+        }
+      }
+      if (this.keep(device, e)) touched.add(key);
+      else this.stats.duplicates++;
+      device.lastSeen = Math.max(device.lastSeen, e.receivedAt);
+    }
+    const changes: Change[] = [];
+    for (const key of touched) changes.push(...this.resessionize(this.devices.get(key)!));
+    return changes;
+  }
+
+  /** Keeps the preferred copy of an event (rule 1); true if the device's events changed. */
+  private keep(device: DeviceState, e: StoredEvent): boolean {
+    const key = eventKey(e);
+    const had = device.events.get(key);
+    const keep = had ? preferredCopy(had, e) : e;
+    device.events.set(key, keep);
+    return keep !== had;
+  }
+
+  private resessionize(device: DeviceState): Change[] {
+    const { rows, disagreements } = sessionizeDevice([...device.events.values()], this.options);
+    device.disagreements = disagreements;
+    const next = new Map(rows.map((r) => [rowKey(r), r]));
+    const changes: Change[] = [];
+    for (const [key, old] of device.rows)
+      if (!next.has(key)) changes.push({ op: 'delete', key: { projectId: old.projectId, sessionStart: old.sessionStart, sessionId: old.sessionId } });
+    for (const [key, row] of next) {
+      const old = device.rows.get(key);
+      if (!old || JSON.stringify(old) !== JSON.stringify(row)) changes.push({ op: 'upsert', row });
+    }
+    device.rows = next;
+    return changes;
+  }
+
+  /**
+   * Forgets the devices idle for longer than the horizon (their rows are final
+   * unless a later event reopens them) and returns their rows.
+   */
+  evict(): SessionRow[] {
+    const horizon = this.options.horizon ?? Infinity;
+    const done: SessionRow[] = [];
+    for (const [key, device] of this.devices) {
+      if (device.lastSeen < this.watermark - horizon) {
+        done.push(...device.rows.values());
+        this.devices.delete(key);
+        this.stats.evicted++;
+      }
+    }
+    return done;
+  }
+
+  /** Every row of the devices in memory. */
+  rows(): SessionRow[] {
+    return [...this.devices.values()].flatMap((d) => [...d.rows.values()]);
+  }
+
+  /** Disagreements between the client's and the server's grouping (rule 6), over the devices in memory. */
+  disagreements(): Disagreements {
+    const total = { visitsMerged: 0, visitsSplit: 0 };
+    for (const d of this.devices.values()) {
+      total.visitsMerged += d.disagreements.visitsMerged;
+      total.visitsSplit += d.disagreements.visitsSplit;
+    }
+    return total;
+  }
+
+  get openDevices(): number {
+    return this.devices.size;
+  }
+}

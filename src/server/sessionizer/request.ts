@@ -1,0 +1,70 @@
+import type { Batch, WireEvent } from '../../protocol';
+
+/** One request as the collector received it: the input of the sessionizer (and one NDJSON line of `sessionize`). */
+export interface ReceivedRequest {
+  /** Server clock, epoch ms. */
+  receivedAt: number;
+  ip?: string;
+  userAgent?: string;
+  /** Request headers (lower-case names) the geo columns may come from. */
+  headers?: Record<string, string | undefined>;
+  body: Batch;
+}
+
+/** An event with what the server knows of its request. */
+export interface StoredEvent {
+  projectId: number | string;
+  event: WireEvent;
+  /** Derived event time (model.md rule 2): receivedAt - (sentAt - ts). */
+  time: number;
+  receivedAt: number;
+  sentAt: number;
+  ip?: string;
+  userAgent?: string;
+  headers?: Record<string, string | undefined>;
+  sdk?: string;
+}
+
+/** The dedupe key of model.md rule 1: (projectId, event id). */
+export const eventKey = (e: StoredEvent): string => `${e.projectId}\u0000${e.event.id}`;
+/** The partition of rule 3: (projectId, deviceId). */
+export const deviceKey = (e: StoredEvent): string => `${e.projectId}\u0000${e.event.deviceId}`;
+
+/**
+ * The events of a request, each with its derived time: the device's clock error
+ * cancels out because `sentAt` and `ts` come from the same clock (Snowplow's
+ * derived timestamp). A request without a project gets `defaultProject`.
+ */
+export function storedEvents(request: ReceivedRequest, defaultProject: number | string = 0): StoredEvent[] {
+  const { body, receivedAt } = request;
+  const projectId = body.projectId ?? defaultProject;
+  return body.events.map((event) => ({
+    projectId,
+    event,
+    time: receivedAt - (body.sentAt - event.ts),
+    receivedAt,
+    sentAt: body.sentAt,
+    ip: request.ip,
+    userAgent: request.userAgent,
+    headers: request.headers,
+    sdk: body.sdk,
+  }));
+}
+
+/**
+ * Of two copies of one event (a retried beacon), the one to keep: the first
+ * received, then the first sent, then by content. A total order on the copies,
+ * so the choice depends on the set of copies, never on the order they came in.
+ */
+export function preferredCopy(a: StoredEvent, b: StoredEvent): StoredEvent {
+  if (a.receivedAt !== b.receivedAt) return a.receivedAt < b.receivedAt ? a : b;
+  if (a.sentAt !== b.sentAt) return a.sentAt < b.sentAt ? a : b;
+  const ja = JSON.stringify([a.event, a.ip, a.userAgent, a.headers, a.sdk]);
+  const jb = JSON.stringify([b.event, b.ip, b.userAgent, b.headers, b.sdk]);
+  return ja <= jb ? a : b;
+}
+
+/** Rule 4: order by (event time, seq, event id). */
+export function byEventOrder(a: StoredEvent, b: StoredEvent): number {
+  return a.time - b.time || a.event.seq - b.event.seq || (a.event.id < b.event.id ? -1 : a.event.id > b.event.id ? 1 : 0);
+}

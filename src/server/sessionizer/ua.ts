@@ -1,0 +1,51 @@
+import { UAParser } from 'ua-parser-js';
+import type { UserAgentData } from '../../protocol';
+import { cut } from './columns';
+
+/** Common crawlers, previews and headless browsers (the client's automation flag catches the rest). */
+const BOT = /bot\b|crawl|spider|slurp|headless|lighthouse|pagespeed|preview|facebookexternalhit|embedly|quora link|bingpreview|phantomjs|puppeteer|playwright/i;
+
+/**
+ * Parsing a User-Agent costs tens of microseconds and a site sees few distinct
+ * ones, while the engine rebuilds a device's rows on every request: cache them.
+ */
+const parsed = new Map<string, UAParser.IResult>();
+function parse(userAgent: string): UAParser.IResult {
+  let result = parsed.get(userAgent);
+  if (!result) {
+    if (parsed.size >= 5000) parsed.clear();
+    result = new UAParser(userAgent).getResult();
+    parsed.set(userAgent, result);
+  }
+  return result;
+}
+
+/** Brands of the client hints that name no browser (Chromium's GREASE "Not A;Brand" and the engine). */
+const NOT_A_BROWSER = /not.?a.?brand|chromium/i;
+
+/**
+ * The device columns of a session from the User-Agent string, parsed by
+ * ua-parser-js 1.x (MIT; 2.x is AGPL), refined by the low-entropy client hints
+ * where the browser sent them (Chromium's User-Agent is frozen: the hints carry
+ * the real brand and major version).
+ */
+export function device(userAgent: string | undefined, hints: UserAgentData | undefined, automation: boolean) {
+  const r = parse(userAgent ?? '');
+  const brand = hints?.brands?.find((b) => !NOT_A_BROWSER.test(b.brand));
+  const type = r.device.type ?? (hints?.mobile ? 'mobile' : undefined);
+  const bot = automation || BOT.test(userAgent ?? '');
+  const major = parseInt(brand?.version ?? r.browser.major ?? '', 10);
+  return {
+    userAgent: cut(userAgent, 160),
+    browserName: cut(brand?.brand ?? r.browser.name, 32),
+    browserVersion: Number.isFinite(major) ? major : null,
+    engineName: cut(r.engine.name, 24),
+    osName: cut(r.os.name ?? hints?.platform, 24),
+    osVersion: cut(r.os.version, 24),
+    deviceCategory: bot ? 'bot' : type === 'mobile' || type === 'tablet' ? type : type === 'smarttv' ? 'tv' : type ? 'other' : 'desktop',
+    deviceVendor: cut(r.device.vendor, 24),
+    deviceType: cut(type, 24),
+    deviceModel: cut(r.device.model, 32),
+    isBot: bot,
+  };
+}
