@@ -47,4 +47,16 @@ export default [
     output: { file: 'dist/index.d.ts', format: 'es' },
     plugins: [dts()],
   },
+  // The server (sessionbeacon/server) and the command line: ESM for Node 20, dependencies stay imports.
+  {
+    input: { server: 'src/server/index.ts', cli: 'src/server/cli.ts' },
+    external: (id) => id.startsWith('node:') || Object.keys(pkg.dependencies).includes(id),
+    output: { dir: 'dist', format: 'es', entryFileNames: '[name].mjs', chunkFileNames: 'server-[hash].mjs', sourcemap: true },
+    plugins: [typescript({ tsconfig: './tsconfig.server.json', noEmit: false, declaration: false, sourceMap: true, include: ['src/server/**/*.ts', 'src/protocol.ts'] })],
+  },
+  {
+    input: 'src/server/index.ts',
+    output: { file: 'dist/server.d.ts', format: 'es' },
+    plugins: [dts({ tsconfig: './tsconfig.server.json' })],
+  },
 ];

@@ -19,6 +19,13 @@ describe('the built package', () => {
     }
   });
 
+  it('exports the sessionizer as sessionbeacon/server, and the bin', async () => {
+    const server = await import('sessionbeacon/server');
+    expect(typeof server.sessionize).toBe('function');
+    expect(typeof server.Engine).toBe('function');
+    expect(pkg.bin.sessionbeacon).toBe('bin/sessionbeacon.mjs');
+  });
+
   it('gives an inert tracker where there is no DOM (server-side rendering)', async () => {
     const { createTracker } = await import('sessionbeacon');
     const tracker = createTracker({ endpoint: '/collect' });

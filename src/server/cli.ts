@@ -1,0 +1,114 @@
+/**
+ * The command line: `sessionbeacon sessionize [--inactivity 30m] [--horizon 6h] [--full-ip]`.
+ *
+ * Reads received requests as NDJSON on stdin ({ receivedAt, ip, userAgent,
+ * headers?, body } per line, body one wire-protocol batch) and writes session rows
+ * as NDJSON on stdout, keyed by the atomic.session column names. Streaming: a row
+ * is written once its device has been idle for `--horizon` (by receivedAt), so
+ * memory grows with the open devices, not with the input. Bad lines are reported
+ * on stderr with their line number and skipped. A summary goes to stderr.
+ */
+import { createInterface } from 'node:readline';
+import { Engine } from './sessionizer/engine';
+import { storedEvents, type StoredEvent } from './sessionizer/request';
+import type { SessionRow } from './sessionizer/row';
+import { requestProblem, asRequest } from './sessionizer/validate';
+
+const USAGE = `usage: sessionbeacon sessionize [--inactivity 30m] [--horizon 6h] [--full-ip] < requests.ndjson > sessions.ndjson
+
+  --inactivity D   a visit ends after this much inactivity (default 30m)
+  --horizon D      rows are final once their device was idle this long, by receivedAt (default 6h)
+  --full-ip        keep whole IP addresses (default: /24 for IPv4, /48 for IPv6)
+  D is a number with a unit: ms, s, m, h or d.`;
+
+/** "30m" -> 1 800 000. */
+export function duration(text: string | undefined): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text ?? '');
+  if (!m) throw new Error(`not a duration: ${text} (use e.g. 30m, 45s, 6h)`);
+  return Number(m[1]) * { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[m[2] as 'ms']!;
+}
+
+export interface SessionizeCliOptions {
+  inactivity: number;
+  horizon: number;
+  fullIp: boolean;
+}
+
+export function parseArgs(args: string[]): { command: string; options: SessionizeCliOptions } {
+  const [command, ...rest] = args;
+  const options: SessionizeCliOptions = { inactivity: 30 * 60_000, horizon: 6 * 3_600_000, fullIp: false };
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    if (arg === '--inactivity') options.inactivity = duration(rest[++i]);
+    else if (arg === '--horizon') options.horizon = duration(rest[++i]);
+    else if (arg === '--full-ip') options.fullIp = true;
+    else throw new Error(`unknown option ${arg}`);
+  }
+  if (options.horizon < options.inactivity) throw new Error('--horizon must be at least --inactivity');
+  return { command, options };
+}
+
+/** Streams stdin to stdout; resolves with the process exit code. */
+export async function sessionizeStream(
+  input: NodeJS.ReadableStream,
+  output: NodeJS.WritableStream,
+  errors: NodeJS.WritableStream,
+  options: SessionizeCliOptions,
+): Promise<number> {
+  const engine = new Engine({ inactivity: options.inactivity, horizon: options.horizon, fullIp: options.fullIp });
+  let line = 0;
+  let bad = 0;
+  let written = 0;
+  let pending: StoredEvent[] = [];
+  const write = (rows: SessionRow[]) => {
+    for (const row of rows) output.write(JSON.stringify(row) + '\n');
+    written += rows.length;
+  };
+  // Requests are sessionized in chunks: a device's rows are rebuilt once per chunk, not once per request.
+  const drain = () => {
+    engine.ingestEvents(pending);
+    pending = [];
+    write(engine.evict());
+  };
+  for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+    line++;
+    if (!text.trim()) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      bad++;
+      errors.write(`line ${line}: malformed JSON\n`);
+      continue;
+    }
+    const problem = requestProblem(value);
+    if (problem) {
+      bad++;
+      errors.write(`line ${line}: ${problem}\n`);
+      continue;
+    }
+    pending.push(...storedEvents(asRequest(value)));
+    if (pending.length >= 5000) drain();
+  }
+  drain();
+  write(engine.rows());
+  const d = engine.disagreements();
+  errors.write(
+    `sessionize: ${line} lines (${bad} skipped), ${engine.stats.events} events (${engine.stats.duplicates} duplicates), ${written} session rows; ` +
+      `client/server disagreements in open devices: ${d.visitsMerged} merged, ${d.visitsSplit} split\n`,
+  );
+  return 0;
+}
+
+export async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs(args);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (parsed.command === 'sessionize') return sessionizeStream(process.stdin, process.stdout, process.stderr, parsed.options);
+  process.stderr.write(`${parsed.command ? `unknown command ${parsed.command}` : 'no command'}\n\n${USAGE}\n`);
+  return 2;
+}

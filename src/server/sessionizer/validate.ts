@@ -1,0 +1,37 @@
+import type { WireEvent } from '../../protocol';
+import type { ReceivedRequest } from './request';
+
+const ID_FIELDS = ['id', 'deviceId', 'anonymousId', 'visitId', 'sessionId', 'tabId', 'pageId'] as const;
+const TYPES = new Set(['page_view', 'page_leave', 'page_ping', 'track', 'identify']);
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * Why a received request cannot be sessionized, or undefined if it can: the
+ * shape the sessionizer relies on (the collector of issue 5 validates the full
+ * wire protocol with its schema before storing).
+ */
+export function requestProblem(value: unknown): string | undefined {
+  if (!isObject(value)) return 'not a JSON object';
+  if (!finite(value.receivedAt)) return 'receivedAt must be a number (epoch ms)';
+  if (value.ip !== undefined && typeof value.ip !== 'string') return 'ip must be a string';
+  if (value.userAgent !== undefined && typeof value.userAgent !== 'string') return 'userAgent must be a string';
+  const body = value.body;
+  if (!isObject(body)) return 'body must be a batch object';
+  if (body.v !== 1) return 'body.v must be 1';
+  if (!finite(body.sentAt)) return 'body.sentAt must be a number (epoch ms)';
+  if (body.projectId !== undefined && typeof body.projectId !== 'number' && typeof body.projectId !== 'string') return 'body.projectId must be a number or a string';
+  if (!Array.isArray(body.events)) return 'body.events must be an array';
+  for (let i = 0; i < body.events.length; i++) {
+    const e: unknown = body.events[i];
+    if (!isObject(e)) return `body.events[${i}] is not an object`;
+    if (!TYPES.has(e.type as string)) return `body.events[${i}].type is not an event type`;
+    if (!finite(e.ts) || !finite(e.seq)) return `body.events[${i}].ts and .seq must be numbers`;
+    for (const f of ID_FIELDS) if (typeof e[f] !== 'string' || !e[f]) return `body.events[${i}].${f} must be a non-empty string`;
+  }
+  return undefined;
+}
+
+export const asRequest = (value: unknown): ReceivedRequest => value as ReceivedRequest;
+export type { WireEvent };
