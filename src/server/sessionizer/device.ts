@@ -28,51 +28,60 @@ export interface Disagreements {
  * just before it, else just after it, else of the device's activity before it. A device with nothing but reports still gets
  * its rows (its reports count as activity then).
  */
-export function sessionizeDevice(events: StoredEvent[], options: SessionizeOptions = {}): { rows: SessionRow[]; disagreements: Disagreements } {
+export function sessionizeDevice(
+  events: StoredEvent[],
+  options: SessionizeOptions = {},
+  /** Rows of earlier runs by the identity of their session's events: unchanged sessions are not rebuilt. */
+  cache?: RowCache,
+): { rows: SessionRow[]; disagreements: Disagreements } {
   const inactivity = options.inactivity ?? DEFAULT_INACTIVITY;
   const sorted = [...events].sort(byEventOrder);
-  const isActivity = (s: StoredEvent) => !PASSIVE_EVENT_TYPES.includes(s.event.type);
-  const anyActivity = sorted.some(isActivity);
+  const n = sorted.length;
+  const active = sorted.map((s) => !PASSIVE.has(s.event.type));
+  const anyActivity = active.includes(true);
 
   // Rule 5, on activity: a gap of `inactivity` or more starts a new visit.
-  const visitOf = new Map<StoredEvent, number>();
+  const visitOf = new Int32Array(n).fill(-1);
   const visitOfPage = new Map<string, number>();
   let visit = -1;
   let lastActivity = -Infinity;
-  for (const s of sorted) {
-    if (anyActivity && !isActivity(s)) continue;
+  for (let i = 0; i < n; i++) {
+    if (anyActivity && !active[i]) continue;
+    const s = sorted[i];
     if (s.time - lastActivity >= inactivity) visit++;
     lastActivity = s.time;
-    visitOf.set(s, visit);
+    visitOf[i] = visit;
     if (!visitOfPage.has(s.event.pageId)) visitOfPage.set(s.event.pageId, visit);
   }
   // Reports join their page's visit; else (their page view never came) the visit of
   // their tab's activity just before them, else just after; else the device's.
   const lastOfTab = new Map<string, number>();
   const firstOfTab = new Map<string, number>();
-  for (const s of sorted) {
-    const v = visitOf.get(s);
-    if (v !== undefined && !firstOfTab.has(s.event.tabId)) firstOfTab.set(s.event.tabId, v);
-  }
+  for (let i = 0; i < n; i++) if (visitOf[i] >= 0 && !firstOfTab.has(sorted[i].event.tabId)) firstOfTab.set(sorted[i].event.tabId, visitOf[i]);
   let current = 0;
-  for (const s of sorted) {
-    const v = visitOf.get(s);
-    if (v !== undefined) {
-      current = v;
-      lastOfTab.set(s.event.tabId, v);
-    } else visitOf.set(s, visitOfPage.get(s.event.pageId) ?? lastOfTab.get(s.event.tabId) ?? firstOfTab.get(s.event.tabId) ?? current);
+  for (let i = 0; i < n; i++) {
+    const { tabId, pageId } = sorted[i].event;
+    if (visitOf[i] >= 0) {
+      current = visitOf[i];
+      lastOfTab.set(tabId, current);
+    } else visitOf[i] = visitOfPage.get(pageId) ?? lastOfTab.get(tabId) ?? firstOfTab.get(tabId) ?? current;
   }
 
   // Rule 6: a session is a visit's events of one tab.
-  const visits: StoredEvent[][] = [];
+  const visitFirst: StoredEvent[] = [];
   const sessions = new Map<string, StoredEvent[]>();
-  for (const s of sorted) {
-    const v = visitOf.get(s)!;
-    (visits[v] ||= []).push(s);
+  const sessionVisit = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const s = sorted[i];
+    const v = visitOf[i];
+    visitFirst[v] ??= s;
     const key = `${v}\u0000${s.event.tabId}`;
     const list = sessions.get(key);
     if (list) list.push(s);
-    else sessions.set(key, [s]);
+    else {
+      sessions.set(key, [s]);
+      sessionVisit.set(key, v);
+    }
   }
 
   // Rule 8: the identityId an anonymousId was last identified as stitches all its sessions.
@@ -80,28 +89,45 @@ export function sessionizeDevice(events: StoredEvent[], options: SessionizeOptio
   for (const s of sorted) if (s.event.identityId) stitched.set(s.event.anonymousId, s.event.identityId);
 
   const disagreements: Disagreements = { visitsMerged: 0, visitsSplit: 0 };
+  const clientVisitsOf: Set<string>[] = [];
   const serverVisitsOfClientVisit = new Map<string, Set<number>>();
-  visits.forEach((list, v) => {
-    const clientVisits = new Set(list.filter(isActivity).map((s) => s.event.visitId));
-    if (clientVisits.size > 1) disagreements.visitsMerged++;
-    for (const id of clientVisits) (serverVisitsOfClientVisit.get(id) ?? serverVisitsOfClientVisit.set(id, new Set()).get(id)!).add(v);
-  });
+  for (let i = 0; i < n; i++) {
+    if (!active[i] && anyActivity) continue;
+    const clientVisit = sorted[i].event.visitId;
+    (clientVisitsOf[visitOf[i]] ??= new Set()).add(clientVisit);
+    (serverVisitsOfClientVisit.get(clientVisit) ?? serverVisitsOfClientVisit.set(clientVisit, new Set()).get(clientVisit)!).add(visitOf[i]);
+  }
+  for (const set of clientVisitsOf) if (set && set.size > 1) disagreements.visitsMerged++;
   for (const set of serverVisitsOfClientVisit.values()) if (set.size > 1) disagreements.visitsSplit++;
 
   const rows: SessionRow[] = [];
   const keys = new Set<string>();
+  const used = cache && new Map<string, SessionRow>();
   for (const [key, list] of sessions) {
-    const v = Number(key.slice(0, key.indexOf('\u0000')));
-    const visitId = visits[v][0].event.visitId;
+    const visitId = visitFirst[sessionVisit.get(key)!].event.visitId;
     const first = list[0].event;
     const identityId = stitched.get(first.anonymousId) ?? [...list].reverse().find((s) => s.event.identityId)?.event.identityId;
-    const row = buildRow(list, visitId, identityId, options);
+    const signature = cache && `${visitId}\u0000${identityId}\u0000${list.map(cache.serial).join(',')}`;
+    let row = signature ? cache!.rows.get(signature) : undefined;
+    if (!row) row = buildRow(list, visitId, identityId, options);
+    if (signature) used!.set(signature, row);
     // The primary key (projectId, sessionStart, sessionId) must be unique. Two server
     // sessions starting in the same ms with one client sessionId (the client kept a
     // session the server split) would collide: the later gets a deterministic suffix.
-    for (let n = 2; keys.has(`${row.sessionStart}\u0000${row.sessionId}`); n++) row.sessionId = `${first.sessionId.slice(0, 33)}~${n}`;
+    let sessionId = row.sessionId;
+    for (let k = 2; keys.has(`${row.sessionStart}\u0000${sessionId}`); k++) sessionId = `${first.sessionId.slice(0, 33)}~${k}`;
+    if (sessionId !== row.sessionId) row = { ...row, sessionId };
     keys.add(`${row.sessionStart}\u0000${row.sessionId}`);
     rows.push(row);
   }
+  if (cache) cache.rows = used!;
   return { rows, disagreements };
 }
+
+/** What the engine keeps between runs of one device: rows by the serials of their events' stored copies. */
+export interface RowCache {
+  rows: Map<string, SessionRow>;
+  serial: (e: StoredEvent) => number;
+}
+
+const PASSIVE = new Set<string>(PASSIVE_EVENT_TYPES);

@@ -1,4 +1,4 @@
-import { sessionizeDevice, type Disagreements, type SessionizeOptions } from './device';
+import { sessionizeDevice, type Disagreements, type RowCache, type SessionizeOptions } from './device';
 import { deviceKey, eventKey, preferredCopy, storedEvents, type ReceivedRequest, type StoredEvent } from './request';
 import type { SessionRow } from './row';
 
@@ -26,6 +26,7 @@ export interface EngineOptions extends SessionizeOptions {
 interface DeviceState {
   events: Map<string, StoredEvent>;
   rows: Map<string, SessionRow>;
+  cache: RowCache;
   lastSeen: number;
   disagreements: Disagreements;
 }
@@ -45,7 +46,18 @@ export class Engine {
   /** Events received, duplicates ignored, devices forgotten and reloaded. */
   readonly stats = { events: 0, duplicates: 0, evicted: 0, reloaded: 0 };
 
+  /** Stored copies get a serial number, so a session's signature changes when any of its copies does. */
+  private readonly serials = new WeakMap<StoredEvent, number>();
+  private nextSerial = 0;
+
   constructor(private readonly options: EngineOptions = {}) {}
+
+  private newCache(): RowCache {
+    return {
+      rows: new Map(),
+      serial: (e) => this.serials.get(e) ?? (this.serials.set(e, ++this.nextSerial), this.nextSerial),
+    };
+  }
 
   /** Takes one request; returns the changes to atomic.session. */
   ingest(request: ReceivedRequest): Change[] {
@@ -60,13 +72,13 @@ export class Engine {
       const key = deviceKey(e);
       let device = this.devices.get(key);
       if (!device) {
-        device = { events: new Map(), rows: new Map(), lastSeen: -Infinity, disagreements: { visitsMerged: 0, visitsSplit: 0 } };
+        device = { events: new Map(), rows: new Map(), cache: this.newCache(), lastSeen: -Infinity, disagreements: { visitsMerged: 0, visitsSplit: 0 } };
         this.devices.set(key, device);
         const earlier = this.options.reload?.(e.projectId, e.event.deviceId);
         if (earlier?.length) {
           this.stats.reloaded++;
           for (const old of earlier) this.keep(device, old);
-          device.rows = new Map(sessionizeDevice([...device.events.values()], this.options).rows.map((r) => [rowKey(r), r]));
+          device.rows = new Map(sessionizeDevice([...device.events.values()], this.options, device.cache).rows.map((r) => [rowKey(r), r]));
         }
       }
       if (this.keep(device, e)) touched.add(key);
@@ -88,7 +100,7 @@ export class Engine {
   }
 
   private resessionize(device: DeviceState): Change[] {
-    const { rows, disagreements } = sessionizeDevice([...device.events.values()], this.options);
+    const { rows, disagreements } = sessionizeDevice([...device.events.values()], this.options, device.cache);
     device.disagreements = disagreements;
     const next = new Map(rows.map((r) => [rowKey(r), r]));
     const changes: Change[] = [];
@@ -96,7 +108,9 @@ export class Engine {
       if (!next.has(key)) changes.push({ op: 'delete', key: { projectId: old.projectId, sessionStart: old.sessionStart, sessionId: old.sessionId } });
     for (const [key, row] of next) {
       const old = device.rows.get(key);
-      if (!old || JSON.stringify(old) !== JSON.stringify(row)) changes.push({ op: 'upsert', row });
+      // An unchanged session's row comes back from the cache as the same object; a rebuilt
+      // one had a change in its events' copies, so it is written.
+      if (old !== row) changes.push({ op: 'upsert', row });
     }
     device.rows = next;
     return changes;
