@@ -68,7 +68,7 @@ export class Engine {
     const touched = new Set<string>();
     for (const e of events) {
       this.stats.events++;
-      if (e.receivedAt > this.watermark) this.watermark = e.receivedAt;
+      if (e.request.receivedAt > this.watermark) this.watermark = e.request.receivedAt;
       const key = deviceKey(e);
       let device = this.devices.get(key);
       if (!device) {
@@ -83,7 +83,7 @@ export class Engine {
       }
       if (this.keep(device, e)) touched.add(key);
       else this.stats.duplicates++;
-      device.lastSeen = Math.max(device.lastSeen, e.receivedAt);
+      device.lastSeen = Math.max(device.lastSeen, e.request.receivedAt);
     }
     const changes: Change[] = [];
     for (const key of touched) changes.push(...this.resessionize(this.devices.get(key)!));

@@ -1,10 +1,10 @@
 import { sessionizeDevice, type SessionizeOptions } from './device';
-import { deviceKey, eventKey, preferredCopy, storedEvents, type ReceivedRequest, type StoredEvent } from './request';
+import { preferredCopy, storedEvents, type ReceivedRequest, type StoredEvent } from './request';
 import type { SessionRow } from './row';
 
 export { Engine, rowKey, type Change, type EngineOptions } from './engine';
 export { sessionizeDevice, DEFAULT_INACTIVITY, type SessionizeOptions, type Disagreements } from './device';
-export { storedEvents, type ReceivedRequest, type StoredEvent } from './request';
+export { storedEvents, type ReceivedRequest, type RequestMeta, type StoredEvent } from './request';
 export type { SessionRow, RowOptions } from './row';
 
 /**
@@ -12,19 +12,19 @@ export type { SessionRow, RowOptions } from './row';
  * (model.md, "Sessionization"). The reference the incremental Engine must equal.
  */
 export function sessionize(requests: ReceivedRequest[], options: SessionizeOptions & { defaultProject?: number | string } = {}): SessionRow[] {
-  const unique = new Map<string, StoredEvent>();
+  // project -> device -> event id -> the preferred copy (rules 1 and 3), without building key strings.
+  const projects = new Map<number | string, Map<string, Map<string, StoredEvent>>>();
   for (const request of requests)
     for (const e of storedEvents(request, options.defaultProject)) {
-      const key = eventKey(e);
-      const had = unique.get(key);
-      unique.set(key, had ? preferredCopy(had, e) : e);
+      let devices = projects.get(e.projectId);
+      if (!devices) projects.set(e.projectId, (devices = new Map()));
+      let events = devices.get(e.event.deviceId);
+      if (!events) devices.set(e.event.deviceId, (events = new Map()));
+      const had = events.get(e.event.id);
+      events.set(e.event.id, had ? preferredCopy(had, e) : e);
     }
-  const devices = new Map<string, StoredEvent[]>();
-  for (const e of unique.values()) {
-    const key = deviceKey(e);
-    const list = devices.get(key);
-    if (list) list.push(e);
-    else devices.set(key, [e]);
-  }
-  return [...devices.values()].flatMap((events) => sessionizeDevice(events, options).rows);
+  const rows: SessionRow[] = [];
+  for (const devices of projects.values())
+    for (const events of devices.values()) for (const row of sessionizeDevice([...events.values()], options).rows) rows.push(row);
+  return rows;
 }

@@ -11,12 +11,8 @@ export interface ReceivedRequest {
   body: Batch;
 }
 
-/** An event with what the server knows of its request. */
-export interface StoredEvent {
-  projectId: number | string;
-  event: WireEvent;
-  /** Derived event time (model.md rule 2): receivedAt - (sentAt - ts). */
-  time: number;
+/** What the server knows of the request an event came in: shared by all events of the request. */
+export interface RequestMeta {
   receivedAt: number;
   sentAt: number;
   ip?: string;
@@ -25,8 +21,21 @@ export interface StoredEvent {
   sdk?: string;
 }
 
-/** The dedupe key of model.md rule 1: (projectId, event id). */
-export const eventKey = (e: StoredEvent): string => `${e.projectId}\u0000${e.event.id}`;
+/** An event with its derived time and its request. */
+export interface StoredEvent {
+  projectId: number | string;
+  event: WireEvent;
+  /** Derived event time (model.md rule 2): receivedAt - (sentAt - ts). */
+  time: number;
+  request: RequestMeta;
+}
+
+/**
+ * The dedupe key of model.md rule 1: (projectId, event id), applied within the
+ * device (an event has one deviceId): a client reusing another device's event id
+ * cannot erase that device's event.
+ */
+export const eventKey = (e: StoredEvent): string => e.event.id;
 /** The partition of rule 3: (projectId, deviceId). */
 export const deviceKey = (e: StoredEvent): string => `${e.projectId}\u0000${e.event.deviceId}`;
 
@@ -38,17 +47,8 @@ export const deviceKey = (e: StoredEvent): string => `${e.projectId}\u0000${e.ev
 export function storedEvents(request: ReceivedRequest, defaultProject: number | string = 0): StoredEvent[] {
   const { body, receivedAt } = request;
   const projectId = body.projectId ?? defaultProject;
-  return body.events.map((event) => ({
-    projectId,
-    event,
-    time: receivedAt - (body.sentAt - event.ts),
-    receivedAt,
-    sentAt: body.sentAt,
-    ip: request.ip,
-    userAgent: request.userAgent,
-    headers: request.headers,
-    sdk: body.sdk,
-  }));
+  const meta: RequestMeta = { receivedAt, sentAt: body.sentAt, ip: request.ip, userAgent: request.userAgent, headers: request.headers, sdk: body.sdk };
+  return body.events.map((event) => ({ projectId, event, time: receivedAt - (body.sentAt - event.ts), request: meta }));
 }
 
 /**
@@ -57,10 +57,12 @@ export function storedEvents(request: ReceivedRequest, defaultProject: number | 
  * so the choice depends on the set of copies, never on the order they came in.
  */
 export function preferredCopy(a: StoredEvent, b: StoredEvent): StoredEvent {
-  if (a.receivedAt !== b.receivedAt) return a.receivedAt < b.receivedAt ? a : b;
-  if (a.sentAt !== b.sentAt) return a.sentAt < b.sentAt ? a : b;
-  const ja = JSON.stringify([a.event, a.ip, a.userAgent, a.headers, a.sdk]);
-  const jb = JSON.stringify([b.event, b.ip, b.userAgent, b.headers, b.sdk]);
+  const ra = a.request;
+  const rb = b.request;
+  if (ra.receivedAt !== rb.receivedAt) return ra.receivedAt < rb.receivedAt ? a : b;
+  if (ra.sentAt !== rb.sentAt) return ra.sentAt < rb.sentAt ? a : b;
+  const ja = JSON.stringify([a.event, ra.ip, ra.userAgent, ra.headers, ra.sdk]);
+  const jb = JSON.stringify([b.event, rb.ip, rb.userAgent, rb.headers, rb.sdk]);
   return ja <= jb ? a : b;
 }
 

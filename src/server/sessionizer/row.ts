@@ -162,7 +162,7 @@ export function buildRow(events: StoredEvent[], visitId: string, identityId: str
   const referrer = splitURL(firstView?.referrer);
   const external = !!referrer.origin && referrer.origin !== init.origin;
   const offset = typeof firstView?.timezoneOffset === 'number' ? firstView.timezoneOffset : null;
-  const firstRequest = events.find((s) => s.ip || s.userAgent) ?? first;
+  const firstRequest = (events.find((s) => s.request.ip || s.request.userAgent) ?? first).request;
   const traits = Object.assign({}, ...all.map((e) => (e.type === 'identify' && e.traits) || {})) as Record<string, unknown>;
 
   return {
@@ -182,7 +182,7 @@ export function buildRow(events: StoredEvent[], visitId: string, identityId: str
     ...localTime(first.time, offset),
     timezoneOffset: offset === null ? null : int(offset),
     timezoneIANA: cut(firstView?.timezoneIANA, 255),
-    clockSkew: int(first.receivedAt - first.sentAt),
+    clockSkew: int(first.request.receivedAt - first.request.sentAt),
     browserFingerprint: null,
     deviceFingerprint: null,
     ipAddress: truncateIp(firstRequest.ip, options.fullIp),
@@ -218,6 +218,6 @@ export function buildRow(events: StoredEvent[], visitId: string, identityId: str
     userActionsCount: reports.reduce((n, p) => n + p.userActions, 0),
     pageViewsCount: views.length,
     traits: Object.keys(traits).length ? traits : null,
-    sdkVersion: cut(first.sdk, 32),
+    sdkVersion: cut(first.request.sdk, 32),
   };
 }
