@@ -115,8 +115,9 @@ async function measure(mode, size) {
   console.log(JSON.stringify({ mode, events, devices, requests: requests.length, rows, seconds, eventsPerSecond: Math.round(events / seconds), maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024), workloadRssMB: Math.round(before / 1024) }));
 }
 
-if (process.argv[2] === 'measure') await measure(process.argv[3], Number(process.argv[4]));
-else {
+const main = process.argv[1] === fileURLToPath(import.meta.url);
+if (main && process.argv[2] === 'measure') await measure(process.argv[3], Number(process.argv[4]));
+else if (main) {
   const sizes = (process.env.SIZES ?? '100000,1000000').split(',').map(Number);
   const results = [];
   for (const size of sizes)
