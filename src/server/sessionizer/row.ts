@@ -105,17 +105,17 @@ type UtmField = 'utmSource' | 'utmMedium' | 'utmCampaign' | 'utmTerm' | 'utmCont
  * client's parsed field is used, else the page URL's parameter, so events from
  * any client fill the column.
  */
-function distinct(views: PageViewEvent[], field: UtmField): string[] | null {
+function distinct(views: PageViewEvent[], urls: Map<string, string>[], field: UtmField): string[] | null {
   const param = 'utm_' + field.slice(3).toLowerCase();
-  const values = [...new Set(views.map((v) => (typeof v[field] === 'string' ? v[field] : params(v).get(param))).filter((v): v is string => !!v))];
+  const values = [...new Set(views.map((v, i) => (typeof v[field] === 'string' ? v[field] : urls[i].get(param))).filter((v): v is string => !!v))];
   return values.length ? values : null;
 }
 
 /** Click ids of the page views: the client's, else the URL's. */
-function clickIdsOf(views: PageViewEvent[]): Record<string, string> | null {
+function clickIdsOf(views: PageViewEvent[], urls: Map<string, string>[]): Record<string, string> | null {
   const ids: Record<string, string> = {};
-  for (const v of views) {
-    const url = params(v);
+  for (const [i, v] of views.entries()) {
+    const url = urls[i];
     for (const name of CLICK_ID_PARAMS) {
       const value = v.clickIds?.[name] ?? url.get(name);
       if (value && !(name in ids)) ids[name] = value;
@@ -141,6 +141,8 @@ export function buildRow(events: StoredEvent[], visitId: string, identityId: str
   const all = events.map((s) => s.event);
   const views = all.filter(isView);
   const firstView = views[0] as PageViewEvent | undefined;
+  // Each page view's URL is parsed once, for the UTM columns and the click ids.
+  const urls = views.map(params);
   const lastView = views[views.length - 1] as PageViewEvent | undefined;
 
   // activeTime and user actions are cumulative per page: the largest report of each page counts.
@@ -194,12 +196,12 @@ export function buildRow(events: StoredEvent[], visitId: string, identityId: str
     screenHeight: smallint(firstView?.screenHeight),
     ...language(firstView?.language),
     translatedLanguage: null,
-    utmCampaign: distinct(views, 'utmCampaign'),
-    utmMedium: distinct(views, 'utmMedium'),
-    utmSource: distinct(views, 'utmSource'),
-    utmTerm: distinct(views, 'utmTerm'),
-    utmContent: distinct(views, 'utmContent'),
-    clickIds: clickIdsOf(views),
+    utmCampaign: distinct(views, urls, 'utmCampaign'),
+    utmMedium: distinct(views, urls, 'utmMedium'),
+    utmSource: distinct(views, urls, 'utmSource'),
+    utmTerm: distinct(views, urls, 'utmTerm'),
+    utmContent: distinct(views, urls, 'utmContent'),
+    clickIds: clickIdsOf(views, urls),
     referrerURLOrigin: external ? referrer.origin : null,
     referrerURLPath: external ? referrer.path : null,
     referrerURLSearchParams: external ? referrer.searchParams : null,
