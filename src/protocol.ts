@@ -128,6 +128,9 @@ export interface IdentifyEvent extends EventBase {
 export type WireEvent = PageViewEvent | PageLeaveEvent | PagePingEvent | TrackEvent | IdentifyEvent;
 export type EventType = WireEvent['type'];
 
+/** Every event type of version 1. */
+export const EVENT_TYPES: readonly EventType[] = ['page_view', 'page_leave', 'page_ping', 'track', 'identify'];
+
 /** Event types that are not activity (model.md): they never start or extend a visit. */
 export const PASSIVE_EVENT_TYPES: readonly EventType[] = ['page_leave', 'page_ping'];
 

@@ -10,9 +10,9 @@
  */
 import { createInterface } from 'node:readline';
 import { Engine } from './sessionizer/engine';
-import { storedEvents, type StoredEvent } from './sessionizer/request';
+import { storedEvents, type ReceivedRequest, type StoredEvent } from './sessionizer/request';
 import type { SessionRow } from './sessionizer/row';
-import { requestProblem, asRequest } from './sessionizer/validate';
+import { requestProblem } from './sessionizer/validate';
 
 const USAGE = `usage: sessionbeacon sessionize [--inactivity 30m] [--horizon 6h] [--full-ip] < requests.ndjson > sessions.ndjson
 
@@ -87,7 +87,7 @@ export async function sessionizeStream(
       errors.write(`line ${line}: ${problem}\n`);
       continue;
     }
-    pending.push(...storedEvents(asRequest(value)));
+    pending.push(...storedEvents(value as ReceivedRequest)); // checked by requestProblem
     if (pending.length >= 5000) drain();
   }
   drain();

@@ -1,14 +1,13 @@
-import type { WireEvent } from '../../protocol';
-import type { ReceivedRequest } from './request';
+import { EVENT_TYPES } from '../../protocol';
 
 const ID_FIELDS = ['id', 'deviceId', 'anonymousId', 'visitId', 'sessionId', 'tabId', 'pageId'] as const;
-const TYPES = new Set(['page_view', 'page_leave', 'page_ping', 'track', 'identify']);
+const TYPES = new Set<string>(EVENT_TYPES);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /**
- * Why a received request cannot be sessionized, or undefined if it can: the
+ * Why a value is not a received request (./request.ts) the sessionizer can take, or undefined if it is: the
  * shape the sessionizer relies on (the collector of issue 5 validates the full
  * wire protocol with its schema before storing).
  */
@@ -32,6 +31,3 @@ export function requestProblem(value: unknown): string | undefined {
   }
   return undefined;
 }
-
-export const asRequest = (value: unknown): ReceivedRequest => value as ReceivedRequest;
-export type { WireEvent };
