@@ -67,20 +67,21 @@ export function sessionizeDevice(
     } else visitOf[i] = visitOfPage.get(pageId) ?? lastOfTab.get(tabId) ?? firstOfTab.get(tabId) ?? current;
   }
 
-  // Rule 6: a session is a visit's events of one tab.
+  // Rule 6: a session is a visit's events of one tab (visit -> tab -> events, in first-event order).
   const visitFirst: StoredEvent[] = [];
-  const sessions = new Map<string, StoredEvent[]>();
-  const sessionVisit = new Map<string, number>();
+  const sessionsOf: Map<string, StoredEvent[]>[] = [];
+  const order: [number, StoredEvent[]][] = [];
   for (let i = 0; i < n; i++) {
     const s = sorted[i];
     const v = visitOf[i];
     visitFirst[v] ??= s;
-    const key = `${v}\u0000${s.event.tabId}`;
-    const list = sessions.get(key);
+    const tabs = (sessionsOf[v] ??= new Map());
+    const list = tabs.get(s.event.tabId);
     if (list) list.push(s);
     else {
-      sessions.set(key, [s]);
-      sessionVisit.set(key, v);
+      const created = [s];
+      tabs.set(s.event.tabId, created);
+      order.push([v, created]);
     }
   }
 
@@ -91,9 +92,15 @@ export function sessionizeDevice(
   const disagreements: Disagreements = { visitsMerged: 0, visitsSplit: 0 };
   const clientVisitsOf: Set<string>[] = [];
   const serverVisitsOfClientVisit = new Map<string, Set<number>>();
+  let previous = '';
+  let previousVisit = -1;
   for (let i = 0; i < n; i++) {
     if (!active[i] && anyActivity) continue;
     const clientVisit = sorted[i].event.visitId;
+    // Runs of one client visitId within one server visit are the common case: count them once.
+    if (clientVisit === previous && visitOf[i] === previousVisit) continue;
+    previous = clientVisit;
+    previousVisit = visitOf[i];
     (clientVisitsOf[visitOf[i]] ??= new Set()).add(clientVisit);
     (serverVisitsOfClientVisit.get(clientVisit) ?? serverVisitsOfClientVisit.set(clientVisit, new Set()).get(clientVisit)!).add(visitOf[i]);
   }
@@ -103,8 +110,8 @@ export function sessionizeDevice(
   const rows: SessionRow[] = [];
   const keys = new Set<string>();
   const used = cache && new Map<string, SessionRow>();
-  for (const [key, list] of sessions) {
-    const visitId = visitFirst[sessionVisit.get(key)!].event.visitId;
+  for (const [v, list] of order) {
+    const visitId = visitFirst[v].event.visitId;
     const first = list[0].event;
     const identityId = stitched.get(first.anonymousId) ?? [...list].reverse().find((s) => s.event.identityId)?.event.identityId;
     const signature = cache && `${visitId}\u0000${identityId}\u0000${list.map(cache.serial).join(',')}`;
