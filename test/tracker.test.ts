@@ -446,6 +446,24 @@ describe('storage and IDs', () => {
   });
 });
 
+describe('orphaned queues', () => {
+  it('are adopted at start, and looked for again a little later (a closing page may still hold its lock)', async () => {
+    const browser = newBrowser();
+    const locks = serialLocks();
+    const old = (id: string) => ({ id, type: 'track', name: 'left_behind', ts: T0 - 1000, seq: 1, deviceId: 'd', anonymousId: 'a', visitId: 'v', sessionId: 's', tabId: 't', pageId: 'p' });
+    browser.idb.set('sb_q:closing', JSON.stringify({ lease: T0, events: [old('o1'), old('o2')] }));
+    locks.held.add('sessionbeacon:q:closing'); // its page is still closing
+    const { env, transport } = testEnv({ browser, locks });
+    start({ endpoint: '/c' }, env);
+    await settle(1000);
+    expect(transport.events.some((e) => e.id === 'o1')).toBe(false);
+    locks.held.delete('sessionbeacon:q:closing'); // the browser lets go of the closed page's lock
+    await settle(2000);
+    expect(transport.events.filter((e) => e.type === 'track').map((e) => e.id).sort()).toEqual(['o1', 'o2']);
+    expect(browser.idb.has('sb_q:closing')).toBe(false);
+  });
+});
+
 describe('consent', () => {
   it("consent 'pending' stores and sends nothing until optIn, then sends what waited", async () => {
     const browser = newBrowser();

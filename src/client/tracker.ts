@@ -23,6 +23,8 @@ import { createVisit } from './visit';
 
 export const SDK_VERSION = '0.1.0';
 const CONSENT_KEY = 'sb_consent';
+/** When to look for orphaned queues a second time, ms after the IDs are known. */
+const ADOPT_AGAIN = 3000;
 
 /** The IDs as the tracker knows them now; an ID not known yet (the page is still prerendering) is undefined. */
 export type Ids = { [K in keyof EventIds]?: string };
@@ -291,10 +293,15 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     whenReady = Promise.all([identity.loadIdentity(), tab.resolve()]).then(() => {
       ready = true;
       pump();
-      // Events of pages that closed or crashed before the collector had them.
-      void queue.adoptOrphans().then((adopted) => {
-        if (adopted) return outbox.flush();
-      });
+      // Events of pages that closed or crashed before the collector had them. Once more a
+      // little later: a page closing just as this one starts may not have let go of its lock yet.
+      const adopt = () =>
+        destroyed ||
+        void queue.adoptOrphans().then((adopted) => {
+          if (adopted) return outbox.flush();
+        });
+      adopt();
+      setTimeout(adopt, ADOPT_AGAIN);
     });
 
     const first = queued[0];
