@@ -138,6 +138,16 @@ describe('persisted queue', () => {
     expect(q.events).toHaveLength(1);
   });
 
+  it('never deletes an orphan whose record IndexedDB did not give back in time', async () => {
+    const idb = memoryAsyncArea();
+    idb.map.set(QUEUE_PREFIX + 'orphan', JSON.stringify({ lease: 0, events: [event(1)] }));
+    const slow = { ...idb, get: async () => undefined }; // no answer within the wait
+    const q = createQueue(slow, 'p', () => Date.now(), serialLocks());
+    expect(await q.adoptOrphans()).toBe(0);
+    expect(idb.map.has(QUEUE_PREFIX + 'orphan')).toBe(true);
+    expect(await createQueue(idb, 'later', () => Date.now(), serialLocks()).adoptOrphans()).toBe(1);
+  });
+
   it('ignores records that are not queues of ours', async () => {
     const idb = memoryAsyncArea();
     idb.map.set(QUEUE_PREFIX + 'junk', '{not json');

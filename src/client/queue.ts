@@ -16,6 +16,9 @@ export interface QueueLimits {
   maxAge: number;
 }
 
+/** Adoption is off the first beacon's path: it may wait longer for a busy IndexedDB (ms). */
+const PATIENCE = 15_000;
+
 export const QUEUE_LIMITS: QueueLimits = { maxEvents: 1000, maxBytes: 256 * 1024, maxAge: 7 * 24 * 3600 * 1000 };
 
 /** The stored form of a queue. */
@@ -154,15 +157,18 @@ export function createQueue(
     async adoptOrphans() {
       const before = queue.events.length;
       try {
-        for (const other of await idb.keys()) {
+        for (const other of await idb.keys(PATIENCE)) {
           if (!other.startsWith(QUEUE_PREFIX) || other === key) continue;
           const adopt = async (lock: unknown) => {
             if (lock === null) return; // its page is alive
+            const raw = await idb.get(other, PATIENCE);
+            // No answer (adopted meanwhile, or IndexedDB too slow): leave it for a later look.
+            if (raw === undefined) return;
             let record: QueueRecord | undefined;
             try {
-              record = JSON.parse((await idb.get(other)) ?? 'null') ?? undefined;
+              record = JSON.parse(raw) ?? undefined;
             } catch {
-              // not ours: drop it below
+              // not a queue of ours: deleted below
             }
             if (!locks && record && record.lease > now()) return;
             const have = new Set(queue.events.map((e) => e.id));

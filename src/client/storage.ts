@@ -16,12 +16,15 @@ export interface SyncArea {
 }
 
 export interface AsyncArea {
-  /** Resolves undefined on any failure, and within `timeout` ms: nothing hangs. */
-  get(key: string): Promise<string | undefined>;
+  /**
+   * Resolves undefined on any failure, and within `wait` ms (the area's timeout by
+   * default): nothing hangs. Undefined is "no answer", not proof of absence.
+   */
+  get(key: string, wait?: number): Promise<string | undefined>;
   set(key: string, value: string): Promise<void>;
   del(key: string): Promise<void>;
-  /** Every key of the area (empty on failure). */
-  keys(): Promise<string[]>;
+  /** Every key of the area (empty on failure), within `wait` ms. */
+  keys(wait?: number): Promise<string[]>;
 }
 
 export interface StorageAreas {
@@ -145,12 +148,12 @@ export function checkCookieDomain(doc: Document, domain: unknown): string | unde
  */
 export function idbArea(canStore: CanStore, timeout = 1000): AsyncArea {
   let store: UseStore | undefined;
-  const run = <T>(mode: IDBTransactionMode, op: (s: IDBObjectStore) => T | PromiseLike<T>): Promise<T | undefined> =>
+  const run = <T>(mode: IDBTransactionMode, op: (s: IDBObjectStore) => T | PromiseLike<T>, wait = timeout): Promise<T | undefined> =>
     Promise.race([
       Promise.resolve()
         .then(() => (store ||= createStore('sessionbeacon', 'kv'))(mode, op))
         .catch(() => undefined),
-      new Promise<undefined>((resolve) => setTimeout(resolve, timeout)),
+      new Promise<undefined>((resolve) => setTimeout(resolve, wait)),
     ]);
   const write = (op: (s: IDBObjectStore) => void) =>
     run('readwrite', (s) => {
@@ -158,9 +161,9 @@ export function idbArea(canStore: CanStore, timeout = 1000): AsyncArea {
       return promisifyRequest(s.transaction);
     }).then(() => undefined);
   return {
-    get: (key) => run('readonly', (s) => promisifyRequest<string | undefined>(s.get(key))),
+    get: (key, wait) => run('readonly', (s) => promisifyRequest<string | undefined>(s.get(key)), wait),
     set: (key, value) => (canStore() ? write((s) => s.put(value, key)) : Promise.resolve()),
     del: (key) => write((s) => s.delete(key)),
-    keys: () => run('readonly', (s) => promisifyRequest(s.getAllKeys())).then((keys) => (keys ?? []).map(String)),
+    keys: (wait) => run('readonly', (s) => promisifyRequest(s.getAllKeys()), wait).then((keys) => (keys ?? []).map(String)),
   };
 }
