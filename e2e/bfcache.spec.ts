@@ -1,8 +1,22 @@
 import type { PageViewEvent, TrackEvent } from '../src/protocol';
 import { expect, pageViews, test } from './fixtures';
 import { CHROMIUM_ARGS, executablePath } from './support/chromium';
+import type { Page } from '@playwright/test';
+
+/** Waits for the restore, and says why there was none (Chromium's NotRestoredReasons) if it did not come from the cache. */
+async function expectRestoredFromCache(page: Page) {
+  const restored = () => page.evaluate(() => (window as unknown as { restoredFromCache?: boolean }).restoredFromCache);
+  await expect.poll(async () => (await restored()) !== undefined).toBe(true);
+  const why = await page.evaluate(() => JSON.stringify((performance.getEntriesByType('navigation')[0] as unknown as { notRestoredReasons?: unknown }).notRestoredReasons ?? null));
+  expect(await restored(), `not restored from the back/forward cache: ${why}`).toBe(true);
+}
 
 // Playwright starts Chromium with --disable-back-forward-cache; this file wants the real cache.
+// Under CPU contention (two workers on two cores) Chromium now and then declines to cache a
+// page for a reason it masks ("masked"), with nothing of ours involved: such a test is retried,
+// and the reason is printed. A page our code keeps out (a lock another page requests, a
+// keepalive fetch in flight) fails every attempt.
+test.describe.configure({ retries: 2 });
 test.use({ launchOptions: { executablePath, args: CHROMIUM_ARGS, ignoreDefaultArgs: ['--disable-back-forward-cache'] } });
 
 test('a page with the SDK goes into the back/forward cache, and its restore is a new page view', async ({ page, server }) => {
@@ -13,7 +27,7 @@ test('a page with the SDK goes into the back/forward cache, and its restore is a
   // A restore fires no load event, so wait only for the navigation to commit.
   await page.goBack({ waitUntil: 'commit' });
   // Proof it came from the cache: pageshow with persisted === true.
-  await expect.poll(() => page.evaluate(() => (window as unknown as { restoredFromCache?: boolean }).restoredFromCache)).toBe(true);
+  await expectRestoredFromCache(page);
   const views = await pageViews(server, 3);
   const restored = views[2] as PageViewEvent;
   expect(restored).toMatchObject({
@@ -37,7 +51,7 @@ test('8. events before and after a trip through the back/forward cache all arriv
   await page.click('#other'); // beacons on the way out; the next page adopts the queue
   await pageViews(server, 2);
   await page.goBack({ waitUntil: 'commit' });
-  await expect.poll(() => page.evaluate(() => (window as unknown as { restoredFromCache?: boolean }).restoredFromCache)).toBe(true);
+  await expectRestoredFromCache(page);
   await track('after');
   await page.evaluate(() => (window as unknown as { sessionbeacon: Sb }).sessionbeacon('flush'));
   for (const name of ['before', 'after']) {
@@ -48,3 +62,4 @@ test('8. events before and after a trip through the back/forward cache all arriv
     for (const set of ids.values()) expect(set.size).toBe(1);
   }
 });
+

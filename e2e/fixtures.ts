@@ -14,7 +14,7 @@ export interface ReceivedBatch {
   events: WireEvent[];
 }
 
-export type Answer = { status: number; headers?: Record<string, string> } | 'hang' | 'reset';
+export type Answer = { status: number; headers?: Record<string, string>; delay?: number } | 'hang' | 'reset';
 
 export interface BeaconServer {
   origin: string;

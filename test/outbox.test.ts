@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createOutbox, RETRY } from '../src/client/outbox';
 import { createQueue } from '../src/client/queue';
 import { retryAfterMs } from '../src/client/transport';
+import { REQUEST_TIMEOUT } from '../src/client/outbox';
 import { MAX_REQUEST_BYTES, type WireEvent } from '../src/protocol';
 import { memoryAsyncArea, recordingTransport } from './helpers';
 
@@ -161,6 +162,32 @@ describe('outbox', () => {
     expect(sentBytes).toBeLessThanOrEqual(MAX_REQUEST_BYTES);
     expect(queue.events.length).toBe(60 - transport.events.length);
     expect(queue.events.length).toBeGreaterThan(0);
+  });
+
+  it('aborts requests in flight when the page is left, and gives up on a collector that never answers; the events stay queued', async () => {
+    const transport = recordingTransport();
+    const signals: AbortSignal[] = [];
+    const hanging = (_u: string, _b: string, _l: boolean, signal?: AbortSignal) =>
+      new Promise<{ status: number }>((resolve) => {
+        signals.push(signal!);
+        signal!.addEventListener('abort', () => resolve({ status: 0 }));
+      });
+    const queue = createQueue(memoryAsyncArea(), 'q', () => Date.now());
+    const o = createOutbox({ endpoint: '/c', sdk: 't', flushInterval: 1000, maxEvents: 50 }, hanging, () => Date.now(), () => false, queue);
+    o.add(event(1));
+    const first = o.flush();
+    o.abort(); // pagehide
+    await first;
+    expect(signals[0].aborted).toBe(true);
+    expect(ids(queue.events)).toEqual(['e1']);
+    const second = o.flush();
+    await vi.advanceTimersByTimeAsync(REQUEST_TIMEOUT - 1);
+    expect(signals[1].aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await second;
+    expect(signals[1].aborted).toBe(true);
+    expect(ids(queue.events)).toEqual(['e1']);
+    void transport;
   });
 
   it('leaves events queued after a beacon (fate unknown), for the next page', async () => {

@@ -42,7 +42,8 @@ export async function startBeaconServer({ mounts, port = 0, host = '127.0.0.1' }
       api.attempts.push({ at: Date.now(), answer: typeof answer === 'object' ? answer.status : answer, batch });
       if (answer === 'hang') return;
       if (answer === 'reset') return req.socket.destroy();
-      const { status, headers = {} } = answer;
+      const { status, headers = {}, delay = 0 } = answer;
+      if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
       if (status >= 200 && status < 300) {
         const record = { receivedAt: Date.now(), contentType: req.headers['content-type'], bytes: Buffer.byteLength(body), ...batch };
         batches.push(record);
@@ -78,7 +79,7 @@ export async function startBeaconServer({ mounts, port = 0, host = '127.0.0.1' }
     clear: () => batches.splice(0),
     /** Every POST /collect, answered or not. */
     attempts: [],
-    /** How to answer the next POST /collect: { status, headers } | 'hang' | 'reset'. Stores the batch only for a 2xx. */
+    /** How to answer the next POST /collect: { status, headers, delay } | 'hang' | 'reset'. Stores the batch only for a 2xx. */
     respond: () => ({ status: 204 }),
     // Pages may still hold keep-alive connections when a test ends: cut them, or close() waits.
     close: () => new Promise((ok) => {

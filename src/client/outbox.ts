@@ -17,6 +17,9 @@ export const FLUSH_BYTES = 32 * 1024;
 /** Backoff after a failed request: equal jitter (half fixed, half random), doubling from `base` up to `cap`. */
 export const RETRY = { base: 1000, cap: 5 * 60_000, maxRetryAfter: 60 * 60_000 };
 
+/** A request without an answer for this long is given up (and retried): a hanging collector must not hold events forever. */
+export const REQUEST_TIMEOUT = 10_000;
+
 export interface Outbox {
   add(event: WireEvent): void;
   /**
@@ -27,6 +30,11 @@ export interface Outbox {
   flush(leaving?: boolean): Promise<void>;
   /** The network is back: retry at once. */
   resume(): void;
+  /**
+   * The page is left: abort requests in flight (their events stay queued): a
+   * request in flight can keep a page out of some browsers' back/forward cache.
+   */
+  abort(): void;
   stop(): void;
 }
 
@@ -56,6 +64,7 @@ export function createOutbox(
   random = Math.random,
 ): Outbox {
   const inFlight = new Set<string>();
+  const requests = new Set<AbortController>();
   /** Bytes handed to sendBeacon in this leave: the browser caps them at 64 KiB per page. */
   let leavingBytes = 0;
   let attempt = 0;
@@ -85,7 +94,12 @@ export function createOutbox(
     }
     const ids = new Set(events.map((e) => e.id));
     ids.forEach((id) => inFlight.add(id));
-    return transport(opts.endpoint, body, leaving).then(({ status, retryAfter }) => {
+    const request = new AbortController();
+    requests.add(request);
+    const timeout = setTimeout(() => request.abort(), REQUEST_TIMEOUT);
+    return transport(opts.endpoint, body, leaving, request.signal).then(({ status, retryAfter }) => {
+      clearTimeout(timeout);
+      requests.delete(request);
       ids.forEach((id) => inFlight.delete(id));
       if (status >= 200 && status < 300) {
         attempt = retryAt = 0;
@@ -134,6 +148,7 @@ export function createOutbox(
       retryAt = 0;
       void outbox.flush();
     },
+    abort: () => requests.forEach((request) => request.abort()),
     stop,
   };
   return outbox;

@@ -274,8 +274,9 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     void outbox.flush(true);
   };
 
-  /** The page is left (maybe into the back/forward cache): hold nothing another page may want. */
+  /** The page is left (maybe into the back/forward cache): hold nothing that keeps it out, or that another page may want. */
   const left = () => {
+    outbox.abort(); // a request in flight can keep a page out of some browsers' cache; its events stay queued
     tab.close(); // no answering tab questions while frozen
     queue.release(); // adoptable if this page never comes back
   };

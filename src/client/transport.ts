@@ -11,12 +11,10 @@ export interface Answer {
 
 /**
  * Sends one request body. `leaving` is true when the page is being hidden or
- * left: then the request must outlive the page. Never rejects.
+ * left: then the request must outlive the page. `signal` aborts it (timeout, or
+ * the page going into the back/forward cache). Never rejects.
  */
-export type Transport = (url: string, body: string, leaving: boolean) => Promise<Answer>;
-
-/** A request without an answer for this long is given up (and retried): a hanging collector must not hold events forever. */
-export const REQUEST_TIMEOUT = 10_000;
+export type Transport = (url: string, body: string, leaving: boolean, signal?: AbortSignal) => Promise<Answer>;
 
 /** Retry-After is seconds or an HTTP date (RFC 9110 §10.2.3). */
 export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
@@ -31,13 +29,13 @@ export function retryAfterMs(value: string | null, now = Date.now()): number | u
  * `navigator.sendBeacon`: the browser sends it after the page is gone, and unlike
  * a keepalive `fetch` in flight it does not keep the page out of Chromium's
  * back/forward cache. A beacon's fate is never known (Chromium even returns true
- * offline), so its events stay queued (status -1). Otherwise a plain `fetch`
- * with a timeout, whose status tells what became of the events.
+ * offline), so its events stay queued (status -1). Otherwise a plain `fetch`,
+ * whose status tells what became of the events.
  */
-export const beaconTransport: Transport = (url, body, leaving) => {
+export const beaconTransport: Transport = (url, body, leaving, signal) => {
   try {
     if (leaving) return Promise.resolve({ status: navigator.sendBeacon(url, body) ? -1 : 0 });
-    return fetch(url, { method: 'POST', body, credentials: 'omit', signal: AbortSignal.timeout?.(REQUEST_TIMEOUT) }).then(
+    return fetch(url, { method: 'POST', body, credentials: 'omit', signal }).then(
       (response) => ({ status: response.status, retryAfter: retryAfterMs(response.headers.get('retry-after')) }),
       () => ({ status: 0 }),
     );
