@@ -1,5 +1,5 @@
-import type { PageViewEvent, TrackEvent } from '../src/protocol';
-import { expect, pageViews, test } from './fixtures';
+import type { PageViewEvent } from '../src/protocol';
+import { expect, expectExactly, flush, pageViews, test, trackMany } from './fixtures';
 import { CHROMIUM_ARGS, executablePath } from './support/chromium';
 import type { Page } from '@playwright/test';
 
@@ -41,11 +41,7 @@ test('a page with the SDK goes into the back/forward cache, and its restore is a
 });
 
 test('8. events before and after a trip through the back/forward cache all arrive, each with one id', async ({ page, server }) => {
-  type Sb = (...a: unknown[]) => unknown;
-  const track = (name: string) =>
-    page.evaluate((n) => {
-      for (let i = 0; i < 10; i++) (window as unknown as { sessionbeacon: Sb }).sessionbeacon('track', n, { i });
-    }, name);
+  const track = (name: string) => trackMany(page, name, 10);
   await page.goto(server.url('/basic.html'));
   await track('before');
   await page.click('#other'); // beacons on the way out; the next page adopts the queue
@@ -53,13 +49,8 @@ test('8. events before and after a trip through the back/forward cache all arriv
   await page.goBack({ waitUntil: 'commit' });
   await expectRestoredFromCache(page);
   await track('after');
-  await page.evaluate(() => (window as unknown as { sessionbeacon: Sb }).sessionbeacon('flush'));
-  for (const name of ['before', 'after']) {
-    await expect.poll(() => new Set(server.events().filter((e) => e.type === 'track' && e.name === name).map((e) => (e as TrackEvent).properties!.i)).size).toBe(10);
-    const ids = new Map<unknown, Set<string>>();
-    for (const e of server.events().filter((e): e is TrackEvent => e.type === 'track' && e.name === name))
-      ids.set(e.properties!.i, (ids.get(e.properties!.i) ?? new Set()).add(e.id));
-    for (const set of ids.values()) expect(set.size).toBe(1);
-  }
+  await flush(page);
+  await expectExactly(server, 'before', 10);
+  await expectExactly(server, 'after', 10);
 });
 

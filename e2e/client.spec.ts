@@ -1,5 +1,5 @@
 import type { PageLeaveEvent, PagePingEvent, TrackEvent } from '../src/protocol';
-import { expect, flush, pageViews, received, test } from './fixtures';
+import { call, expect, flush, pageViews, received, test } from './fixtures';
 
 const IDS = ['deviceId', 'anonymousId', 'visitId', 'sessionId', 'tabId', 'pageId'] as const;
 
@@ -90,7 +90,7 @@ test('a duplicated tab (its sessionStorage copied before the script runs) gets a
   expect(dup.deviceId).toBe(original.deviceId);
   expect(dup.visitId).toBe(original.visitId);
   // The original tab keeps its tabId.
-  await page.evaluate(() => (window as unknown as { sessionbeacon(...a: unknown[]): void }).sessionbeacon('track', 'original_still_here'));
+  await call(page, 'track', 'original_still_here');
   const [still] = await received(server, (e) => e.type === 'track' && (e as TrackEvent).name === 'original_still_here');
   expect(still.tabId).toBe(original.tabId);
 });
@@ -113,7 +113,7 @@ test('31 minutes without activity give a new visitId and sessionId; the tab stay
   const [view] = await pageViews(server);
   await page.clock.fastForward('31:00');
   await page.mouse.click(10, 10); // real activity, 31 minutes after the last
-  await page.evaluate(() => (window as unknown as { sessionbeacon(...a: unknown[]): void }).sessionbeacon('track', 'after_break'));
+  await call(page, 'track', 'after_break');
   await page.clock.runFor(1000);
   const [after] = await received<TrackEvent>(server, (e) => e.type === 'track' && (e as TrackEvent).name === 'after_break');
   expect(after.visitId).not.toBe(view.visitId);
@@ -128,7 +128,7 @@ test('29 minutes without activity keep the visit', async ({ page, server }) => {
   await page.clock.runFor(1000);
   const [view] = await pageViews(server);
   await page.clock.fastForward('29:00');
-  await page.evaluate(() => (window as unknown as { sessionbeacon(...a: unknown[]): void }).sessionbeacon('track', 'soon_after'));
+  await call(page, 'track', 'soon_after');
   await page.clock.runFor(1000);
   const [after] = await received(server, (e) => e.type === 'track' && (e as TrackEvent).name === 'soon_after');
   expect(after.visitId).toBe(view.visitId);
@@ -163,9 +163,7 @@ test('two tabs waking together after 31 minutes agree on one new visitId (Web Lo
   const [a, b] = await pageViews(server, 2);
   expect(b.visitId).toBe(a.visitId);
   await context.clock.fastForward('31:00');
-  const wake = (p: typeof page, name: string) =>
-    p.evaluate((n) => (window as unknown as { sessionbeacon(...a: unknown[]): void }).sessionbeacon('track', n), name);
-  await Promise.all([wake(page, 'wake_1'), wake(tab2, 'wake_2')]);
+  await Promise.all([call(page, 'track', 'wake_1'), call(tab2, 'track', 'wake_2')]);
   await context.clock.runFor(1000);
   const woken = await received<TrackEvent>(server, (e) => e.type === 'track' && (e as TrackEvent).name.startsWith('wake_'), 2);
   expect(woken[0].visitId).not.toBe(a.visitId);

@@ -1,5 +1,5 @@
 import { test as base, expect, type Page } from '@playwright/test';
-import type { PageViewEvent, WireEvent } from '../src/protocol';
+import type { PageViewEvent, TrackEvent, WireEvent } from '../src/protocol';
 // @ts-expect-error: a plain .mjs helper without types
 import { startBeaconServer } from './support/beacon-server.mjs';
 
@@ -54,5 +54,31 @@ export async function received<T extends WireEvent = WireEvent>(
 
 export const pageViews = (server: BeaconServer, count = 1) => received<PageViewEvent>(server, (e) => e.type === 'page_view', count);
 
+type Sb = (...args: unknown[]) => unknown;
+
+/** Calls the page's `sessionbeacon(...)`, as a site's own script would. */
+export const call = (page: Page, ...args: unknown[]) =>
+  page.evaluate((a) => (window as unknown as { sessionbeacon: Sb }).sessionbeacon(...a), args);
+
 /** Asks the tracker of `page` to send what it holds now. */
-export const flush = (page: Page) => page.evaluate(() => (window as unknown as { sessionbeacon(m: string): Promise<void> }).sessionbeacon('flush'));
+export const flush = (page: Page) => call(page, 'flush');
+
+/** Tracks `count` events named `name`, numbered 0..count-1 in their properties. */
+export const trackMany = (page: Page, name: string, count: number) =>
+  page.evaluate(([n, c]) => {
+    for (let i = 0; i < (c as number); i++) (window as unknown as { sessionbeacon: Sb }).sessionbeacon('track', n, { i });
+  }, [name, count] as const);
+
+/**
+ * Waits until the server acknowledged every event `name` 0..count-1, then checks
+ * that each logical event has exactly one id: copies are retries of the same
+ * event (deduped by the collector), never a second event.
+ */
+export async function expectExactly(server: BeaconServer, name: string, count: number) {
+  const numbered = () => server.events().filter((e): e is TrackEvent => e.type === 'track' && e.name === name);
+  await expect.poll(() => new Set(numbered().map((e) => e.properties?.i)).size, { timeout: 20_000 }).toBe(count);
+  const idsByNumber = new Map<unknown, Set<string>>();
+  for (const e of numbered()) idsByNumber.set(e.properties!.i, (idsByNumber.get(e.properties!.i) ?? new Set()).add(e.id));
+  expect([...idsByNumber.keys()].sort((a, b) => (a as number) - (b as number))).toEqual(Array.from({ length: count }, (_, i) => i));
+  for (const ids of idsByNumber.values()) expect(ids.size).toBe(1);
+}

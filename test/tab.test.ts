@@ -21,6 +21,7 @@ describe('tab', () => {
     await first.resolve();
     first.sessionFor('visit1');
     first.nextSeq();
+    first.writeBack(); // hidden: the tracker stores the counter
     first.close(); // the old page is gone
     const again = createTab(session, ids, bus);
     const pending = again.resolve();

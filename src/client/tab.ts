@@ -32,7 +32,7 @@ export interface Tab {
   resolve(wait?: number): Promise<TabRecord>;
   /** The sessionId of this tab in `visitId`: a new one whenever the visit changes. */
   sessionFor(visitId: string): string;
-  /** The next event number of this tab. */
+  /** The next event number of this tab (in memory: writeBack stores it). */
   nextSeq(): number;
   writeBack(): void;
   /** Answers other pages' questions again (after a restore from the back/forward cache). */
@@ -83,11 +83,8 @@ export function createTab(area: SyncArea, newId: () => string, openChannel?: () 
       }
       return t.sessionId;
     },
-    nextSeq() {
-      const seq = tab.record.seq++;
-      tab.writeBack();
-      return seq;
-    },
+    // Counted in memory; stored with the record's other writes and when the page is hidden.
+    nextSeq: () => tab.record.seq++,
     writeBack: () => area.set(TAB_KEY, encodeTab(tab.record)),
     listen() {
       if (channel) return;

@@ -271,6 +271,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     passive('page_leave', ts);
     pump(true);
     visit.flush();
+    tab.writeBack(); // the event counter, so the tab's next page continues it
     void outbox.flush(true);
   };
 
@@ -403,7 +404,9 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     },
     flush,
     destroy() {
-      const last = flush();
+      const last = flush().then(() => {
+        if (tab.record) tab.writeBack(); // the event counter, for the tab's next tracker
+      });
       destroyed = true;
       offs.splice(0).forEach((off) => off());
       clearInterval(heartbeat);
