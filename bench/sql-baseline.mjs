@@ -13,13 +13,15 @@ import { workload } from './sessionizer.mjs';
 
 const BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const PORT = Number(process.env.PG_PORT ?? 55432);
+// Generous memory by default (the fastest this machine runs it); PG_SETTINGS='' for PostgreSQL's defaults.
+const SETTINGS = process.env.PG_SETTINGS ?? '-c shared_buffers=1GB -c work_mem=256MB';
 // No pipes of ours for the server to hold open (execFileSync would wait on them forever).
 const asPostgres = (cmd, args) => execFileSync('runuser', ['-u', 'postgres', '--', join(BIN, cmd), ...args], { stdio: 'ignore' });
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-pg-'));
 chmodSync(dir, 0o777);
 asPostgres('initdb', ['-D', join(dir, 'data'), '--auth=trust', '-U', 'postgres']);
-asPostgres('pg_ctl', ['-D', join(dir, 'data'), '-l', join(dir, 'server.log'), '-o', `-c listen_addresses=127.0.0.1 -p ${PORT} -k ${dir} -c shared_buffers=1GB -c work_mem=256MB -c fsync=off`, '-w', 'start']);
+asPostgres('pg_ctl', ['-D', join(dir, 'data'), '-l', join(dir, 'server.log'), '-o', `-c listen_addresses=127.0.0.1 -p ${PORT} -k ${dir} -c fsync=off ${SETTINGS}`, '-w', 'start']);
 const client = new pg.Client({ host: '127.0.0.1', port: PORT, user: 'postgres', database: 'postgres' });
 try {
   await client.connect();

@@ -26,20 +26,67 @@ export interface SplitURL {
   searchParams: Record<string, string> | null;
 }
 
-/** A URL as origin (varchar 255), path (varchar 255) and search params (jsonb); nulls for what is missing or unparsable. */
+const NO_URL: SplitURL = Object.freeze({ origin: null, path: null, searchParams: null });
+
+/**
+ * A URL as origin (varchar 255), path (varchar 255) and search params (jsonb);
+ * nulls for what is missing or unparsable. The result is frozen and shared.
+ */
 export function splitURL(url: unknown): SplitURL {
-  try {
-    const u = new URL(String(url));
-    const params = Object.fromEntries(u.searchParams);
-    return {
+  if (typeof url !== 'string' || !url) return NO_URL;
+  return memo(splitCache, url, () => {
+    const u = parseURL(url);
+    if (!u) return NO_URL;
+    const params = Object.freeze(Object.fromEntries(u.searchParams));
+    return Object.freeze({
       origin: cut(u.origin === 'null' ? `${u.protocol}//${u.host}` : u.origin, 255),
       path: cut(u.pathname, 255),
       searchParams: Object.keys(params).length ? params : null,
-    };
+    });
+  });
+}
+
+/** A URL's query parameters with lower-cased names, first value of each; empty when unparsable. Shared: do not change it. */
+export function queryOf(url: unknown): ReadonlyMap<string, string> {
+  if (typeof url !== 'string' || !url) return NO_PARAMS;
+  return memo(queryCache, url, () => {
+    const out = new Map<string, string>();
+    parseURL(url)?.searchParams.forEach((value, key) => out.has(key.toLowerCase()) || out.set(key.toLowerCase(), value));
+    return out;
+  });
+}
+
+const NO_PARAMS: ReadonlyMap<string, string> = new Map();
+
+function parseURL(url: string): URL | undefined {
+  try {
+    return new URL(url);
   } catch {
-    return { origin: null, path: null, searchParams: null };
+    return undefined;
   }
 }
+
+/**
+ * Parsing a URL costs microseconds, a site has far fewer distinct page URLs than
+ * page views, and the engine rebuilds a session's row as its events come: the
+ * parsed forms are kept, a bounded number (the cache starts over when full).
+ */
+const splitCache = new Map<string, SplitURL>();
+const queryCache = new Map<string, ReadonlyMap<string, string>>();
+const MEMO_LIMIT = 20_000;
+
+export function memo<T>(cache: Map<string, T>, key: string, make: () => T): T {
+  let value = cache.get(key);
+  if (value === undefined) {
+    if (cache.size >= MEMO_LIMIT) cache.clear();
+    value = make();
+    cache.set(key, value);
+  }
+  return value;
+}
+
+/** The common case, a plain IPv4 address (each part 0-255): its first three parts. */
+const DOTTED = /^((?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){2}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 /**
  * Truncates an IP address: /24 for IPv4 (1.2.3.4 -> 1.2.3.0), /48 for IPv6
@@ -48,6 +95,8 @@ export function splitURL(url: unknown): SplitURL {
  */
 export function truncateIp(ip: string | undefined, full = false): string | null {
   if (!ip) return null;
+  const v4Tail = DOTTED.exec(ip);
+  if (v4Tail && !full) return `${v4Tail[1]}.0`;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   const v4 = mapped ? mapped[1] : ip;
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(v4)) {

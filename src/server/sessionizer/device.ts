@@ -31,14 +31,27 @@ export interface Disagreements {
 export function sessionizeDevice(
   events: StoredEvent[],
   options: SessionizeOptions = {},
-  /** Rows of earlier runs by the identity of their session's events: unchanged sessions are not rebuilt. */
+  /** Rows of earlier runs (the engine's): sessions whose events are the same objects are not rebuilt. */
+  cache?: RowCache,
+): { rows: SessionRow[]; disagreements: Disagreements } {
+  return sessionizeSorted([...events].sort(byEventOrder), options, cache);
+}
+
+/** sessionizeDevice over events already in rule-4 order (the engine keeps them so: no sort per request). */
+export function sessionizeSorted(
+  sorted: readonly StoredEvent[],
+  options: SessionizeOptions = {},
   cache?: RowCache,
 ): { rows: SessionRow[]; disagreements: Disagreements } {
   const inactivity = options.inactivity ?? DEFAULT_INACTIVITY;
-  const sorted = [...events].sort(byEventOrder);
   const n = sorted.length;
-  const active = sorted.map((s) => !PASSIVE.has(s.event.type));
-  const anyActivity = active.includes(true);
+  const active = new Uint8Array(n);
+  let anyActivity = false;
+  for (let i = 0; i < n; i++)
+    if (!PASSIVE.has(sorted[i].event.type)) {
+      active[i] = 1;
+      anyActivity = true;
+    }
 
   // Rule 5, on activity: a gap of `inactivity` or more starts a new visit.
   const visitOf = new Int32Array(n).fill(-1);
@@ -109,15 +122,17 @@ export function sessionizeDevice(
 
   const rows: SessionRow[] = [];
   const keys = new Set<string>();
-  const used = cache && new Map<string, SessionRow>();
+  const kept: RowCache = new Map();
   for (const [v, list] of order) {
     const visitId = visitFirst[v].event.visitId;
     const first = list[0].event;
-    const identityId = stitched.get(first.anonymousId) ?? [...list].reverse().find((s) => s.event.identityId)?.event.identityId;
-    const signature = cache && `${visitId}\u0000${identityId}\u0000${list.map(cache.serial).join(',')}`;
-    let row = signature ? cache!.rows.get(signature) : undefined;
-    if (!row) row = buildRow(list, visitId, identityId, options);
-    if (signature) used!.set(signature, row);
+    const identityId = stitched.get(first.anonymousId) ?? lastIdentity(list);
+    const cached = cache?.get(list[0]);
+    let row =
+      cached && cached.visitId === visitId && cached.identityId === identityId && sameEvents(cached.events, list)
+        ? cached.row
+        : buildRow(list, visitId, identityId, options);
+    if (cache) kept.set(list[0], { events: list, visitId, identityId, row });
     // The primary key (projectId, sessionStart, sessionId) must be unique. Two server
     // sessions starting in the same ms with one client sessionId (the client kept a
     // session the server split) would collide: the later gets a deterministic suffix.
@@ -127,14 +142,30 @@ export function sessionizeDevice(
     keys.add(`${row.sessionStart}\u0000${row.sessionId}`);
     rows.push(row);
   }
-  if (cache) cache.rows = used!;
+  if (cache) {
+    cache.clear();
+    for (const [first, entry] of kept) cache.set(first, entry);
+  }
   return { rows, disagreements };
 }
 
-/** What the engine keeps between runs of one device: rows by the serials of their events' stored copies. */
-export interface RowCache {
-  rows: Map<string, SessionRow>;
-  serial: (e: StoredEvent) => number;
+/** The identityId of a session's last identify, when its anonymousId was never stitched. */
+function lastIdentity(list: StoredEvent[]): string | undefined {
+  for (let i = list.length - 1; i >= 0; i--) if (list[i].event.identityId) return list[i].event.identityId;
+  return undefined;
 }
+
+/** Whether a session holds the very same stored copies as when its row was built (copies are immutable). */
+function sameEvents(a: StoredEvent[], b: StoredEvent[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * What the engine keeps between runs of one device: each session's row, by its
+ * first stored event, with what it was built from.
+ */
+export type RowCache = Map<StoredEvent, { events: StoredEvent[]; visitId: string; identityId: string | undefined; row: SessionRow }>;
 
 const PASSIVE = new Set<string>(PASSIVE_EVENT_TYPES);

@@ -1,5 +1,5 @@
-import { sessionizeDevice, type Disagreements, type RowCache, type SessionizeOptions } from './device';
-import { deviceKey, eventKey, preferredCopy, storedEvents, type ReceivedRequest, type StoredEvent } from './request';
+import { sessionizeSorted, type Disagreements, type RowCache, type SessionizeOptions } from './device';
+import { byEventOrder, deviceKey, eventKey, preferredCopy, storedEvents, type ReceivedRequest, type StoredEvent } from './request';
 import type { SessionRow } from './row';
 
 /** The primary key of atomic.session: (projectId, sessionStart, sessionId). */
@@ -25,6 +25,8 @@ export interface EngineOptions extends SessionizeOptions {
 
 interface DeviceState {
   events: Map<string, StoredEvent>;
+  /** The same events in rule-4 order, kept so as they come (mostly appended): no sort per request. */
+  sorted: StoredEvent[];
   rows: Map<string, SessionRow>;
   cache: RowCache;
   lastSeen: number;
@@ -46,18 +48,7 @@ export class Engine {
   /** Events received, duplicates ignored, devices forgotten and reloaded. */
   readonly stats = { events: 0, duplicates: 0, evicted: 0, reloaded: 0 };
 
-  /** Stored copies get a serial number, so a session's signature changes when any of its copies does. */
-  private readonly serials = new WeakMap<StoredEvent, number>();
-  private nextSerial = 0;
-
   constructor(private readonly options: EngineOptions = {}) {}
-
-  private newCache(): RowCache {
-    return {
-      rows: new Map(),
-      serial: (e) => this.serials.get(e) ?? (this.serials.set(e, ++this.nextSerial), this.nextSerial),
-    };
-  }
 
   /** Takes one request; returns the changes to atomic.session. */
   ingest(request: ReceivedRequest): Change[] {
@@ -72,13 +63,13 @@ export class Engine {
       const key = deviceKey(e);
       let device = this.devices.get(key);
       if (!device) {
-        device = { events: new Map(), rows: new Map(), cache: this.newCache(), lastSeen: -Infinity, disagreements: { visitsMerged: 0, visitsSplit: 0 } };
+        device = { events: new Map(), sorted: [], rows: new Map(), cache: new Map(), lastSeen: -Infinity, disagreements: { visitsMerged: 0, visitsSplit: 0 } };
         this.devices.set(key, device);
         const earlier = this.options.reload?.(e.projectId, e.event.deviceId);
         if (earlier?.length) {
           this.stats.reloaded++;
           for (const old of earlier) this.keep(device, old);
-          device.rows = new Map(sessionizeDevice([...device.events.values()], this.options, device.cache).rows.map((r) => [rowKey(r), r]));
+          device.rows = new Map(sessionizeSorted(device.sorted, this.options, device.cache).rows.map((r) => [rowKey(r), r]));
         }
       }
       if (this.keep(device, e)) touched.add(key);
@@ -95,12 +86,15 @@ export class Engine {
     const key = eventKey(e);
     const had = device.events.get(key);
     const keep = had ? preferredCopy(had, e) : e;
+    if (keep === had) return false;
     device.events.set(key, keep);
-    return keep !== had;
+    if (had) device.sorted.splice(position(device.sorted, had), 1);
+    device.sorted.splice(position(device.sorted, keep), 0, keep);
+    return true;
   }
 
   private resessionize(device: DeviceState): Change[] {
-    const { rows, disagreements } = sessionizeDevice([...device.events.values()], this.options, device.cache);
+    const { rows, disagreements } = sessionizeSorted(device.sorted, this.options, device.cache);
     device.disagreements = disagreements;
     const next = new Map(rows.map((r) => [rowKey(r), r]));
     const changes: Change[] = [];
@@ -151,4 +145,20 @@ export class Engine {
   get openDevices(): number {
     return this.devices.size;
   }
+}
+
+/**
+ * Where `e` is or belongs in events sorted by rule 4 (a total order: event ids
+ * are unique within a device). Events mostly come in order: the end is tried first.
+ */
+function position(sorted: StoredEvent[], e: StoredEvent): number {
+  let high = sorted.length;
+  if (high === 0 || byEventOrder(sorted[high - 1], e) < 0) return high;
+  let low = 0;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (byEventOrder(sorted[mid], e) < 0) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }

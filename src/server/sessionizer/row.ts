@@ -1,5 +1,5 @@
 import { CLICK_ID_PARAMS, type PageLeaveEvent, type PagePingEvent, type PageViewEvent, type WireEvent } from '../../protocol';
-import { cut, DEFAULT_GEO_HEADERS, geo, int, language, smallint, splitURL, truncateIp, type GeoHeaders } from './columns';
+import { cut, DEFAULT_GEO_HEADERS, geo, int, language, queryOf, smallint, splitURL, truncateIp, type GeoHeaders } from './columns';
 import type { StoredEvent } from './request';
 import { device } from './ua';
 
@@ -87,17 +87,6 @@ export interface RowOptions {
 const isView = (e: WireEvent): e is PageViewEvent => e.type === 'page_view';
 const isReport = (e: WireEvent): e is PageLeaveEvent | PagePingEvent => e.type === 'page_leave' || e.type === 'page_ping';
 
-/** The page URL's query parameters, lower-cased names; empty when unparsable. */
-function params(view: PageViewEvent): Map<string, string> {
-  const out = new Map<string, string>();
-  try {
-    new URL(view.url).searchParams.forEach((value, key) => out.has(key.toLowerCase()) || out.set(key.toLowerCase(), value));
-  } catch {
-    // no URL
-  }
-  return out;
-}
-
 type UtmField = 'utmSource' | 'utmMedium' | 'utmCampaign' | 'utmTerm' | 'utmContent';
 
 /**
@@ -105,14 +94,14 @@ type UtmField = 'utmSource' | 'utmMedium' | 'utmCampaign' | 'utmTerm' | 'utmCont
  * client's parsed field is used, else the page URL's parameter, so events from
  * any client fill the column.
  */
-function distinct(views: PageViewEvent[], urls: Map<string, string>[], field: UtmField): string[] | null {
+function distinct(views: PageViewEvent[], urls: ReadonlyMap<string, string>[], field: UtmField): string[] | null {
   const param = 'utm_' + field.slice(3).toLowerCase();
   const values = [...new Set(views.map((v, i) => (typeof v[field] === 'string' ? v[field] : urls[i].get(param))).filter((v): v is string => !!v))];
   return values.length ? values : null;
 }
 
 /** Click ids of the page views: the client's, else the URL's. */
-function clickIdsOf(views: PageViewEvent[], urls: Map<string, string>[]): Record<string, string> | null {
+function clickIdsOf(views: PageViewEvent[], urls: ReadonlyMap<string, string>[]): Record<string, string> | null {
   const ids: Record<string, string> = {};
   for (const [i, v] of views.entries()) {
     const url = urls[i];
@@ -142,7 +131,7 @@ export function buildRow(events: StoredEvent[], visitId: string, identityId: str
   const views = all.filter(isView);
   const firstView = views[0] as PageViewEvent | undefined;
   // Each page view's URL is parsed once, for the UTM columns and the click ids.
-  const urls = views.map(params);
+  const urls = views.map((v) => queryOf(v.url));
   const lastView = views[views.length - 1] as PageViewEvent | undefined;
 
   // activeTime and user actions are cumulative per page: the largest report of each page counts.
