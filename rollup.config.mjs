@@ -50,7 +50,7 @@ export default [
   // The server (sessionbeacon/server) and the command line: ESM for Node 20, dependencies stay imports.
   {
     input: { server: 'src/server/index.ts', cli: 'src/server/cli.ts' },
-    external: (id) => id.startsWith('node:') || Object.keys(pkg.dependencies).includes(id),
+    external: (id) => id.startsWith('node:') || Object.keys(pkg.dependencies).some((dep) => id === dep || id.startsWith(`${dep}/`)),
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].mjs', chunkFileNames: 'server-[hash].mjs', sourcemap: true },
     plugins: [typescript({ tsconfig: './tsconfig.server.json', noEmit: false, declaration: false, sourceMap: true, include: ['src/server/**/*.ts', 'src/protocol.ts'] })],
   },

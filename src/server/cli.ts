@@ -1,5 +1,6 @@
 /**
- * The command line: `sessionbeacon sessionize [--inactivity 30m] [--horizon 6h] [--full-ip]`.
+ * The command line: `sessionbeacon serve` (./collector/serve.ts), `sessionbeacon token`, and
+ * `sessionbeacon sessionize [--inactivity 30m] [--horizon 6h] [--full-ip]`.
  *
  * Reads received requests as NDJSON on stdin ({ receivedAt, ip, userAgent,
  * headers?, body } per line, body one wire-protocol batch) and writes session rows
@@ -9,6 +10,7 @@
  * on stderr with their line number and skipped. A summary goes to stderr.
  */
 import { createInterface } from 'node:readline';
+import { serveCommand, SERVE_USAGE, tokenCommand } from './collector/serve';
 import { Engine } from './sessionizer/engine';
 import { storedEvents, type ReceivedRequest, type StoredEvent } from './sessionizer/request';
 import type { SessionRow } from './sessionizer/row';
@@ -101,6 +103,8 @@ export async function sessionizeStream(
 }
 
 export async function main(args: string[]): Promise<number> {
+  if (args[0] === 'serve') return serveCommand(args.slice(1));
+  if (args[0] === 'token') return tokenCommand();
   let parsed;
   try {
     parsed = parseArgs(args);
@@ -109,6 +113,6 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (parsed.command === 'sessionize') return sessionizeStream(process.stdin, process.stdout, process.stderr, parsed.options);
-  process.stderr.write(`${parsed.command ? `unknown command ${parsed.command}` : 'no command'}\n\n${USAGE}\n`);
+  process.stderr.write(`${parsed.command ? `unknown command ${parsed.command}` : 'no command'}\n\n${USAGE}\n\n${SERVE_USAGE}\n`);
   return 2;
 }

@@ -6,7 +6,10 @@ import type { SessionRow } from './row';
 export const rowKey = (r: Pick<SessionRow, 'projectId' | 'sessionStart' | 'sessionId'>): string =>
   `${r.projectId}\u0000${r.sessionStart}\u0000${r.sessionId}`;
 
-export type Change = { op: 'upsert'; row: SessionRow } | { op: 'delete'; key: { projectId: number | string; sessionStart: string; sessionId: string } };
+/** A change to atomic.session. A delete names the row by primary key, and its device (a store may check it: see docs/collector.md). */
+export type Change =
+  | { op: 'upsert'; row: SessionRow }
+  | { op: 'delete'; key: { projectId: number | string; sessionStart: string; sessionId: string; deviceId: string | null } };
 
 export interface EngineOptions extends SessionizeOptions {
   /**
@@ -99,7 +102,7 @@ export class Engine {
     const next = new Map(rows.map((r) => [rowKey(r), r]));
     const changes: Change[] = [];
     for (const [key, old] of device.rows)
-      if (!next.has(key)) changes.push({ op: 'delete', key: { projectId: old.projectId, sessionStart: old.sessionStart, sessionId: old.sessionId } });
+      if (!next.has(key)) changes.push({ op: 'delete', key: { projectId: old.projectId, sessionStart: old.sessionStart, sessionId: old.sessionId, deviceId: old.deviceId } });
     for (const [key, row] of next) {
       const old = device.rows.get(key);
       // An unchanged session's row comes back from the cache as the same object; a rebuilt
@@ -125,6 +128,20 @@ export class Engine {
       }
     }
     return done;
+  }
+
+  /** Whether a device is in memory (else its next event makes the engine call `reload`). */
+  isOpen(projectId: number | string, deviceId: string): boolean {
+    return this.devices.has(`${projectId}\u0000${deviceId}`);
+  }
+
+  /**
+   * Drops a device from memory without returning its rows: for a caller whose
+   * write of the device's changes failed, so that the next event reloads it from
+   * what was stored.
+   */
+  forget(projectId: number | string, deviceId: string): void {
+    this.devices.delete(`${projectId}\u0000${deviceId}`);
   }
 
   /** Every row of the devices in memory. */

@@ -1,0 +1,182 @@
+import type { Database } from './database';
+
+/**
+ * The collector's schema, in versions: each migration runs once, in its own
+ * transaction, recorded in atomic.migrations. Never edit a released migration;
+ * add the next one. The same SQL runs on PGlite and on PostgreSQL 15+.
+ */
+
+/** atomic.session's columns (../../../../shared/design/atomic-session.md) with their types, in order; then this project's extras. */
+export const SESSION_COLUMNS: readonly (readonly [name: string, type: string])[] = [
+  ['projectId', 'integer NOT NULL'],
+  ['sessionId', 'varchar(37) NOT NULL'],
+  ['identityId', 'varchar(80)'],
+  ['anonymousId', 'varchar(37)'],
+  ['tags', 'text[]'],
+  ['deviceId', 'varchar(37)'],
+  ['visitId', 'varchar(37)'],
+  ['tabId', 'varchar(37)'],
+  ['pageId', 'varchar(37)'],
+  ['sessionStart', 'timestamptz NOT NULL'],
+  ['sessionEnd', 'timestamptz NOT NULL'],
+  ['duration', 'integer NOT NULL'],
+  ['activeTime', 'integer'],
+  ['localStartTime', 'time without time zone'],
+  ['timezoneOffset', 'integer'],
+  ['timezoneIANA', 'varchar(255)'],
+  ['clockSkew', 'integer'],
+  ['browserFingerprint', 'varchar(80)'],
+  ['deviceFingerprint', 'varchar(80)'],
+  ['ipAddress', 'inet'],
+  ['countryCode', 'varchar(4)'],
+  ['region', 'varchar(32)'],
+  ['city', 'varchar(32)'],
+  ['isBot', 'boolean'],
+  ['userAgent', 'varchar(160)'],
+  ['browserVersion', 'integer'],
+  ['browserName', 'varchar(32)'],
+  ['engineName', 'varchar(24)'],
+  ['deviceCategory', 'varchar(24)'],
+  ['deviceVendor', 'varchar(24)'],
+  ['deviceType', 'varchar(24)'],
+  ['deviceModel', 'varchar(32)'],
+  ['osName', 'varchar(24)'],
+  ['maxTouchPoints', 'smallint'],
+  ['screenWidth', 'smallint'],
+  ['screenHeight', 'smallint'],
+  ['requestedLanguage', 'varchar(2)'],
+  ['requestedRegion', 'varchar(2)'],
+  ['translatedLanguage', 'varchar(12)'],
+  ['utmCampaign', 'text[]'],
+  ['utmMedium', 'text[]'],
+  ['utmSource', 'text[]'],
+  ['utmTerm', 'text[]'],
+  ['utmContent', 'text[]'],
+  ['referrerURLOrigin', 'varchar(255)'],
+  ['referrerURLPath', 'varchar(255)'],
+  ['referrerURLSearchParams', 'jsonb'],
+  ['initTitle', 'varchar(128)'],
+  ['initURLOrigin', 'varchar(255)'],
+  ['initURLPath', 'varchar(255)'],
+  ['initURLSearchParams', 'jsonb'],
+  ['exitTitle', 'varchar(128)'],
+  // The reference spells it "exitURLOrgin"; model.md asks for the correct spelling.
+  ['exitURLOrigin', 'varchar(255)'],
+  ['exitURLPath', 'varchar(255)'],
+  ['exitURLSearchParams', 'jsonb'],
+  ['pageReloaded', 'boolean'],
+  ['domInteractive', 'integer'],
+  ['domContentLoaded', 'integer'],
+  ['load', 'integer'],
+  ['notes', 'varchar(255)'],
+  ['companyId', 'text'],
+  ['userActionsCount', 'integer'],
+  ['userType', 'integer'],
+  ['public', 'boolean DEFAULT false'],
+  ['softDeleted', 'timestamptz'],
+  ['pageViewsCount', 'integer'],
+  ['buildHash', 'varchar(32)'],
+  ['verified', 'boolean'],
+  ['hasHtml', 'boolean'],
+  ['wisdomVersion', 'varchar(20)'],
+  ['pageCreatedAt', 'timestamptz'],
+  ['softDeletedAt', 'timestamptz'],
+  ['s3Bytes', 'integer'],
+  // Extras (docs/sessionizer.md): what other session objects carry too.
+  ['osVersion', 'varchar(24)'],
+  ['touch', 'boolean'],
+  ['weekday', 'smallint'],
+  ['clickIds', 'jsonb'],
+  ['traits', 'jsonb'],
+  ['sdkVersion', 'varchar(32)'],
+];
+
+const q = (name: string) => `"${name}"`;
+
+const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'raw events, atomic.session, row-level security',
+    sql: `
+      CREATE TABLE atomic.events (
+        "projectId" integer NOT NULL,
+        "eventId" varchar(64) NOT NULL,
+        "deviceId" varchar(64) NOT NULL,
+        "type" varchar(16) NOT NULL,
+        "eventTime" timestamptz NOT NULL,
+        "receivedAt" timestamptz NOT NULL,
+        "event" jsonb NOT NULL,
+        "request" jsonb NOT NULL,
+        PRIMARY KEY ("projectId", "eventId")
+      );
+      CREATE INDEX events_projectid_deviceid_index ON atomic.events ("projectId", "deviceId");
+
+      CREATE TABLE atomic.session (
+        ${SESSION_COLUMNS.map(([name, type]) => `${q(name)} ${type}`).join(',\n        ')},
+        CONSTRAINT "Session_pkey" PRIMARY KEY ("projectId", "sessionStart", "sessionId")
+      );
+      CREATE INDEX "Session_companyId" ON atomic.session ("companyId");
+      CREATE INDEX "Session_tags" ON atomic.session USING gin (tags);
+      CREATE INDEX "Session_utmCampaign" ON atomic.session USING gin ("utmCampaign");
+      CREATE INDEX "Session_utmContent" ON atomic.session USING gin ("utmContent");
+      CREATE INDEX "Session_utmMedium" ON atomic.session USING gin ("utmMedium");
+      CREATE INDEX "Session_utmSource" ON atomic.session USING gin ("utmSource");
+      CREATE INDEX "Session_utmTerm" ON atomic.session USING gin ("utmTerm");
+      CREATE INDEX session__idx__proj_start_session_duration ON atomic.session ("projectId", "sessionStart", "sessionId", "activeTime", duration, "identityId", "pageViewsCount");
+      CREATE INDEX session_projectid_anonymousid_sessionstart_index ON atomic.session ("projectId", "anonymousId", "sessionStart");
+      CREATE INDEX session_projectid_deviceid_index ON atomic.session ("projectId", "deviceId");
+      CREATE INDEX session_projectid_identityid_sessionstart_index ON atomic.session ("projectId", "identityId", "sessionStart");
+      CREATE INDEX session_projectid_ipaddress_sessionstart_sessionid_index ON atomic.session ("projectId", "ipAddress", "sessionStart", "sessionId");
+      CREATE INDEX session_projectid_screenwidth_index ON atomic.session ("projectId", "screenWidth");
+      CREATE INDEX session_projectid_sessionid_index ON atomic.session ("projectId", "sessionId");
+
+      -- Row-level security: a reader sees the rows of the project it was given
+      -- (SET app.project_id), none when it was given none. The table's owner (the
+      -- collector's writer) is not subject to it; reads go through the role below.
+      CREATE FUNCTION atomic.get_user_accessible_project_id() RETURNS integer
+        LANGUAGE sql STABLE AS $$ SELECT NULLIF(current_setting('app.project_id', true), '')::integer $$;
+      ALTER TABLE atomic.session ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY "Session__rls_1_policy" ON atomic.session USING ("projectId" = atomic.get_user_accessible_project_id());
+      ALTER TABLE atomic.events ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY "Events__rls_1_policy" ON atomic.events USING ("projectId" = atomic.get_user_accessible_project_id());
+      DO $$ BEGIN CREATE ROLE sessionbeacon_reader NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+      GRANT sessionbeacon_reader TO CURRENT_USER;
+      GRANT USAGE ON SCHEMA atomic TO sessionbeacon_reader;
+      GRANT SELECT ON atomic.session, atomic.events TO sessionbeacon_reader;
+      GRANT EXECUTE ON FUNCTION atomic.get_user_accessible_project_id() TO sessionbeacon_reader;
+    `,
+  },
+];
+
+/** The role reads run as: subject to the row-level security policies. */
+export const READER_ROLE = 'sessionbeacon_reader';
+
+/** Brings the schema up to the newest version; safe to run from several processes at once. */
+export async function migrate(db: Database): Promise<number[]> {
+  await db.exec(`CREATE SCHEMA IF NOT EXISTS atomic;
+    CREATE TABLE IF NOT EXISTS atomic.migrations (version integer PRIMARY KEY, name text NOT NULL, "appliedAt" timestamptz NOT NULL DEFAULT now())`);
+  const applied: number[] = [];
+  for (const migration of MIGRATIONS) {
+    const done = await db.transaction(async (tx) => {
+      // One migrator at a time: the others wait here, then see the version applied.
+      await tx.query('SELECT pg_advisory_xact_lock(7253001)');
+      const { rows } = await tx.query('SELECT 1 FROM atomic.migrations WHERE version = $1', [migration.version]);
+      if (rows.length) return false;
+      for (const statement of splitStatements(migration.sql)) await tx.query(statement);
+      await tx.query('INSERT INTO atomic.migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+      return true;
+    });
+    if (done) applied.push(migration.version);
+  }
+  return applied;
+}
+
+/** Statements of a migration, split at semicolons that end a line (a DO block's body keeps its own). */
+function splitStatements(sql: string): string[] {
+  return sql
+    .split(/;\s*\n/)
+    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
+    .filter(Boolean);
+}
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

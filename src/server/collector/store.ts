@@ -1,0 +1,133 @@
+import type { WireEvent } from '../../protocol';
+import type { Change } from '../sessionizer/engine';
+import type { RequestMeta, StoredEvent } from '../sessionizer/request';
+import type { SessionRow } from '../sessionizer/row';
+import type { Queryable } from './database';
+import { READER_ROLE, SESSION_COLUMNS } from './migrations';
+
+/**
+ * Reads and writes of the two tables. Many rows go in one statement as one JSON
+ * parameter, expanded by jsonb_to_recordset / jsonb_populate_recordset: one round
+ * trip, the same on PGlite and node-postgres, and PostgreSQL does the typing
+ * (text[] from JSON arrays, inet, time, timestamptz from ISO strings).
+ */
+
+/** An event as stored in atomic.events: `event` the wire event, `request` what the server knew of its request. */
+interface EventRecord {
+  projectId: number;
+  eventId: string;
+  deviceId: string;
+  type: string;
+  eventTime: string;
+  receivedAt: string;
+  event: WireEvent;
+  request: RequestMeta;
+}
+
+const record = (e: StoredEvent): EventRecord => ({
+  projectId: e.projectId as number,
+  eventId: e.event.id,
+  deviceId: e.event.deviceId,
+  type: e.event.type,
+  eventTime: new Date(e.time).toISOString(),
+  receivedAt: new Date(e.request.receivedAt).toISOString(),
+  event: e.event,
+  request: e.request,
+});
+
+/** Inserts events; returns those that were new (a retried beacon's copies are not). */
+export async function insertEvents(tx: Queryable, events: StoredEvent[]): Promise<StoredEvent[]> {
+  if (!events.length) return [];
+  const { rows } = await tx.query<{ projectId: number; eventId: string }>(
+    `INSERT INTO atomic.events ("projectId", "eventId", "deviceId", "type", "eventTime", "receivedAt", "event", "request")
+     SELECT "projectId", "eventId", "deviceId", "type", "eventTime", "receivedAt", "event", "request"
+     FROM jsonb_to_recordset($1::jsonb) AS r("projectId" integer, "eventId" varchar(64), "deviceId" varchar(64), "type" varchar(16),
+       "eventTime" timestamptz, "receivedAt" timestamptz, "event" jsonb, "request" jsonb)
+     ON CONFLICT ("projectId", "eventId") DO NOTHING
+     RETURNING "projectId", "eventId"`,
+    [JSON.stringify(events.map(record))],
+  );
+  const inserted = new Set(rows.map((r) => `${r.projectId}\u0000${r.eventId}`));
+  return events.filter((e) => inserted.has(`${e.projectId}\u0000${e.event.id}`));
+}
+
+/** Every stored event of some devices of a project: what the engine reloads for a device it forgot. */
+export async function deviceEvents(tx: Queryable, projectId: number, deviceIds: string[]): Promise<StoredEvent[]> {
+  const { rows } = await tx.query<{ event: WireEvent; request: RequestMeta }>(
+    `SELECT "event", "request" FROM atomic.events WHERE "projectId" = $1 AND "deviceId" = ANY($2::text[])`,
+    [projectId, deviceIds],
+  );
+  return rows.map(({ event, request }) => ({ projectId, event, request, time: request.receivedAt - (request.sentAt - event.ts) }));
+}
+
+/** The reference table's columns of the session-replay product (model.md): kept in the table, never written here. */
+const NOT_WRITTEN = new Set(['notes', 'companyId', 'userType', 'public', 'softDeleted', 'buildHash', 'verified', 'hasHtml', 'wisdomVersion', 'pageCreatedAt', 'softDeletedAt', 's3Bytes']);
+/** The columns the sessionizer fills: every key of a SessionRow. */
+export const WRITTEN = SESSION_COLUMNS.map(([name]) => name).filter((name) => !NOT_WRITTEN.has(name));
+const list = (names: readonly string[]) => names.map((n) => `"${n}"`).join(', ');
+
+/**
+ * Applies the engine's changes: deletes, then upserts by primary key. Changes to
+ * one key are reduced to the last one first, so the order of the rest does not matter.
+ *
+ * The primary key (projectId, sessionStart, sessionId) does not hold the device:
+ * a client that reuses another device's sessionId with the same start ms would
+ * collide with that device's row. Writes and deletes only touch a row of their
+ * own device, so such a client can neither overwrite nor delete another's row
+ * (the first row stored keeps the key; the other session is not stored).
+ */
+export async function applyChanges(tx: Queryable, changes: Change[]): Promise<void> {
+  const last = new Map<string, Change>();
+  for (const c of changes) {
+    const k = c.op === 'upsert' ? c.row : c.key;
+    last.set(`${k.projectId}\u0000${k.sessionStart}\u0000${k.sessionId}`, c);
+  }
+  const deletes = [...last.values()].flatMap((c) => (c.op === 'delete' ? [c.key] : []));
+  const upserts = [...last.values()].flatMap((c) => (c.op === 'upsert' ? [c.row] : []));
+  if (deletes.length)
+    await tx.query(
+      `DELETE FROM atomic.session s USING jsonb_to_recordset($1::jsonb) AS k("projectId" integer, "sessionStart" timestamptz, "sessionId" text, "deviceId" text)
+       WHERE s."projectId" = k."projectId" AND s."sessionStart" = k."sessionStart" AND s."sessionId" = k."sessionId"
+         AND s."deviceId" IS NOT DISTINCT FROM k."deviceId"`,
+      [JSON.stringify(deletes)],
+    );
+  if (upserts.length)
+    await tx.query(
+      `INSERT INTO atomic.session (${list(WRITTEN)})
+       SELECT ${list(WRITTEN)} FROM jsonb_populate_recordset(NULL::atomic.session, $1::jsonb)
+       ON CONFLICT ("projectId", "sessionStart", "sessionId") DO UPDATE SET (${list(WRITTEN)}) = ROW(${WRITTEN.map((n) => `EXCLUDED."${n}"`).join(', ')})
+       WHERE atomic.session."deviceId" IS NOT DISTINCT FROM EXCLUDED."deviceId"`,
+      [JSON.stringify(upserts)],
+    );
+}
+
+export interface SessionQuery {
+  projectId: number;
+  /** sessionStart range, epoch ms, from inclusive, to exclusive. */
+  from: number;
+  to: number;
+  limit: number;
+}
+
+/**
+ * A project's session rows, newest first, read as the reader role inside a
+ * transaction that sets app.project_id: the row-level security policy scopes
+ * the read, and the WHERE clause says the same thing again.
+ */
+export async function readSessions(tx: Queryable, query: SessionQuery): Promise<SessionRow[]> {
+  await tx.query(`SET LOCAL ROLE ${READER_ROLE}`);
+  await tx.query(`SELECT set_config('app.project_id', $1, true)`, [String(query.projectId)]);
+  const { rows } = await tx.query<Record<string, unknown>>(
+    `SELECT ${WRITTEN.map((n) => (n === 'localStartTime' ? `to_char("localStartTime", 'HH24:MI:SS.MS') AS "localStartTime"` : `"${n}"`)).join(', ')} FROM atomic.session
+     WHERE "projectId" = $1 AND "sessionStart" >= $2::timestamptz AND "sessionStart" < $3::timestamptz
+     ORDER BY "sessionStart" DESC, "sessionId" LIMIT $4`,
+    [query.projectId, new Date(query.from).toISOString(), new Date(query.to).toISOString(), query.limit],
+  );
+  return rows.map(sessionRow);
+}
+
+/** A row as read back, shaped as the sessionizer made it: timestamps as ISO strings (both drivers give Dates). */
+export function sessionRow(row: Record<string, unknown>): SessionRow {
+  for (const name of ['sessionStart', 'sessionEnd'] as const) if (row[name] instanceof Date) row[name] = (row[name] as Date).toISOString();
+  return row as unknown as SessionRow;
+}
