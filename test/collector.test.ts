@@ -171,7 +171,7 @@ for (const backend of backends()) {
     it('stores strings built to hurt as text: SQL meta-characters verbatim, NUL and lone surrogates as U+FFFD', async () => {
       const nasty = `'); DROP TABLE atomic.session; -- \\ " $1 %s`;
       const huge = '🙂'.repeat(1000);
-      const response = await send(batch([view(T0, { title: nasty + '\u0000' + '\ud800' + huge, url: `https://shop.example/?q=${encodeURIComponent(nasty)}` }), ev(T0 + 1, { name: nasty, properties: { [nasty]: '\u0000', huge } } as Partial<WireEvent>)]));
+      const response = await send(batch([view(T0, { title: '\ufeff' + nasty + '\u0000' + '\ud800' + huge, url: `https://shop.example/?q=${encodeURIComponent(nasty)}` }), ev(T0 + 1, { name: nasty, properties: { [nasty]: '\u0000', huge } } as Partial<WireEvent>)]));
       expect(response.statusCode).toBe(200);
       const [row] = await sessionRows(db);
       // Cut to varchar(128) in code points: no emoji is split in half.

@@ -3,7 +3,7 @@
 // loopback, from Debian's packages; or SESSIONBEACON_PG_URL). In CI both must run:
 // a missing PostgreSQL fails there instead of skipping.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate, openPGlite, openPostgres, type Database } from '../../src/server';
@@ -12,7 +12,10 @@ import { sessionizeDevice } from '../../src/server/sessionizer/device';
 import type { SessionRow } from '../../src/server/sessionizer/row';
 import { WRITTEN, sessionRow } from '../../src/server/collector/store';
 
-const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+/** Debian's PostgreSQL binaries, the newest version installed (or PG_BIN). */
+const PG_BIN =
+  process.env.PG_BIN ??
+  `/usr/lib/postgresql/${(existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql') : ['15']).sort((a, b) => Number(b) - Number(a))[0]}/bin`;
 
 export interface Backend {
   name: 'pglite' | 'postgres';
@@ -42,31 +45,38 @@ export function pgliteBackend(): Backend {
 /** Whether this machine can start a PostgreSQL server for the tests. */
 export const postgresAvailable = (): boolean => !!process.env.SESSIONBEACON_PG_URL || existsSync(join(PG_BIN, 'pg_ctl'));
 
-export function postgresBackend(): Backend {
+export function postgresBackend(): Backend & { createDatabase(): Promise<string> } {
   let dir: string | undefined;
   let port = 0;
   let databases = 0;
+  // initdb refuses to run as root: as root, run the binaries as the postgres user.
+  // stdio ignored: a server started with our pipes would keep execFileSync waiting forever.
   const asPostgres = (cmd: string, args: string[]) =>
-    // stdio ignored: a server started with our pipes would keep execFileSync waiting forever.
-    execFileSync('runuser', ['-u', 'postgres', '--', join(PG_BIN, cmd), ...args], { stdio: 'ignore' });
+    process.getuid?.() === 0
+      ? execFileSync('runuser', ['-u', 'postgres', '--', join(PG_BIN, cmd), ...args], { stdio: 'ignore' })
+      : execFileSync(join(PG_BIN, cmd), args, { stdio: 'ignore' });
   const start = () => {
     dir = mkdtempSync(join(tmpdir(), 'sb-pg-'));
     chmodSync(dir, 0o777);
     port = 56000 + (process.pid % 4000);
-    asPostgres('initdb', ['-D', join(dir, 'data'), '--auth=trust', '-U', 'postgres']);
+    asPostgres('initdb', ['-D', join(dir, 'data'), '--auth=trust', '-U', 'postgres', '--no-sync']);
     asPostgres('pg_ctl', ['-D', join(dir, 'data'), '-l', join(dir, 'log'), '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off`, '-w', 'start']);
   };
   const url = (database: string) => process.env.SESSIONBEACON_PG_URL?.replace(/\/[^/]*$/, `/${database}`) ?? `postgres://postgres@127.0.0.1:${port}/${database}`;
   return {
     name: 'postgres',
-    async open() {
+    /** A new empty database (the server is started on first use); its URL. */
+    async createDatabase() {
       if (!dir && !process.env.SESSIONBEACON_PG_URL) start();
-      // A database per open(): tests never see each other's rows.
+      // A database per test file or case: tests never see each other's rows.
       const name = `sb_test_${process.pid}_${++databases}`;
       const admin = await openPostgres(url('postgres'));
       await admin.exec(`CREATE DATABASE ${name}`);
       await admin.close();
-      const db = await openPostgres(url(name));
+      return url(name);
+    },
+    async open() {
+      const db = await openPostgres(await this.createDatabase());
       await migrate(db);
       return db;
     },
@@ -115,5 +125,7 @@ export function expectedRows(events: StoredEvent[]): SessionRow[] {
   return byKey([...devices.values()].flatMap((list) => sessionizeDevice(list, { fullIp: true }).rows));
 }
 
-const byKey = (rows: SessionRow[]) =>
-  [...rows].sort((a, b) => `${a.projectId}\u0000${a.sessionStart}\u0000${a.sessionId}`.localeCompare(`${b.projectId}\u0000${b.sessionStart}\u0000${b.sessionId}`));
+// Code-unit order, not localeCompare: that one ignores control and format characters, so rows
+// whose keys differ only in those could come out in either order.
+const keyOf = (r: SessionRow) => `${r.projectId}\u0000${r.sessionStart}\u0000${r.sessionId}\u0000${r.deviceId}`;
+const byKey = (rows: SessionRow[]) => [...rows].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));

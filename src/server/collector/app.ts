@@ -234,6 +234,6 @@ function referrerToStore(referrer: string): string {
     const u = new URL(referrer);
     return `${u.origin === 'null' ? `${u.protocol}//${u.host}` : u.origin}`.slice(0, 255) + u.pathname.slice(0, 255) + u.search.slice(0, 1024);
   } catch {
-    return referrer.slice(0, 255);
+    return cut(referrer, 255) ?? ''; // in code points: a cut emoji would be a lone surrogate, which jsonb refuses
   }
 }

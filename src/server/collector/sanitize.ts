@@ -1,7 +1,7 @@
 /**
  * What JSON allows but PostgreSQL does not store: U+0000 (text and jsonb refuse
  * it) and lone UTF-16 surrogates (jsonb refuses them). Both become U+FFFD, in
- * keys and values alike, so a page title cut in the middle of an emoji does not
+ * keys and values alike (and a leading U+FEFF is dropped, see clean()), so a page title cut in the middle of an emoji does not
  * cost the batch. Nesting deeper than `maxDepth` is refused instead: no event
  * needs it, and it is how bodies are built to hurt.
  */
@@ -9,9 +9,18 @@ export class TooDeep extends Error {}
 
 const NUL = /\u0000/g;
 
+/**
+ * Leading byte-order marks are dropped too: they mean nothing inside a JSON
+ * string, and PGlite 0.5.16 drops them when it reads a text value back (its
+ * TextDecoder strips a BOM), so the same row would read differently on PGlite
+ * and on PostgreSQL.
+ */
+const LEADING_BOM = /^\ufeff+/;
+
 function clean(text: string): string {
-  const wellFormed = text.isWellFormed() ? text : text.toWellFormed();
-  return wellFormed.includes('\u0000') ? wellFormed.replace(NUL, '\ufffd') : wellFormed;
+  let out = text.isWellFormed() ? text : text.toWellFormed();
+  if (out.includes('\u0000')) out = out.replace(NUL, '\ufffd');
+  return out.charCodeAt(0) === 0xfeff ? out.replace(LEADING_BOM, '') : out;
 }
 
 /** A copy of a parsed JSON value with every string storable; throws TooDeep past `maxDepth` levels of objects and arrays. */

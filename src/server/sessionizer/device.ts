@@ -1,5 +1,6 @@
 import { PASSIVE_EVENT_TYPES } from '../../protocol';
 import { byEventOrder, type StoredEvent } from './request';
+import { cut } from './columns';
 import { buildRow, type RowOptions, type SessionRow } from './row';
 
 export interface SessionizeOptions extends RowOptions {
@@ -137,7 +138,7 @@ export function sessionizeSorted(
     // sessions starting in the same ms with one client sessionId (the client kept a
     // session the server split) would collide: the later gets a deterministic suffix.
     let sessionId = row.sessionId;
-    for (let k = 2; keys.has(`${row.sessionStart}\u0000${sessionId}`); k++) sessionId = `${first.sessionId.slice(0, 33)}~${k}`;
+    for (let k = 2; keys.has(`${row.sessionStart}\u0000${sessionId}`); k++) sessionId = `${cut(first.sessionId, 33)}~${k}`;
     if (sessionId !== row.sessionId) row = { ...row, sessionId };
     keys.add(`${row.sessionStart}\u0000${row.sessionId}`);
     rows.push(row);

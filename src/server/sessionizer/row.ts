@@ -158,7 +158,7 @@ export function buildRow(events: StoredEvent[], visitId: string, identityId: str
 
   return {
     projectId: first.projectId,
-    sessionId: first.event.sessionId,
+    sessionId: cut(first.event.sessionId, 37) ?? '',
     identityId: cut(identityId, 80),
     anonymousId: cut(first.event.anonymousId, 37),
     tags: null,
