@@ -10,7 +10,7 @@ import { migrate, openPGlite, openPostgres, type Database } from '../../src/serv
 import type { StoredEvent } from '../../src/server/sessionizer/request';
 import { sessionizeDevice } from '../../src/server/sessionizer/device';
 import type { SessionRow } from '../../src/server/sessionizer/row';
-import { WRITTEN, sessionRow } from '../../src/server/collector/store';
+import { SESSION_SELECT, sessionRow } from '../../src/server/collector/store';
 
 /** Debian's PostgreSQL binaries, the newest version installed (or PG_BIN). */
 const PG_BIN =
@@ -110,8 +110,7 @@ export async function storedEvents(db: Database): Promise<StoredEvent[]> {
 
 /** Every session row, as /sessions shapes them, in primary-key order. */
 export async function sessionRows(db: Database): Promise<SessionRow[]> {
-  const columns = WRITTEN.map((n) => (n === 'localStartTime' ? `to_char("localStartTime", 'HH24:MI:SS.MS') AS "localStartTime"` : `"${n}"`)).join(', ');
-  const { rows } = await db.query<Record<string, unknown>>(`SELECT ${columns} FROM atomic.session`);
+  const { rows } = await db.query<Record<string, unknown>>(`SELECT ${SESSION_SELECT} FROM atomic.session`);
   return byKey(rows.map(sessionRow));
 }
 

@@ -118,13 +118,16 @@ export async function readSessions(tx: Queryable, query: SessionQuery): Promise<
   await tx.query(`SET LOCAL ROLE ${READER_ROLE}`);
   await tx.query(`SELECT set_config('app.project_id', $1, true)`, [String(query.projectId)]);
   const { rows } = await tx.query<Record<string, unknown>>(
-    `SELECT ${WRITTEN.map((n) => (n === 'localStartTime' ? `to_char("localStartTime", 'HH24:MI:SS.MS') AS "localStartTime"` : `"${n}"`)).join(', ')} FROM atomic.session
+    `SELECT ${SESSION_SELECT} FROM atomic.session
      WHERE "projectId" = $1 AND "sessionStart" >= $2::timestamptz AND "sessionStart" < $3::timestamptz
      ORDER BY "sessionStart" DESC, "sessionId" LIMIT $4`,
     [query.projectId, new Date(query.from).toISOString(), new Date(query.to).toISOString(), query.limit],
   );
   return rows.map(sessionRow);
 }
+
+/** The written columns as a select list, the time of day as the sessionizer writes it ("HH:MM:SS.mmm", never without ms). */
+export const SESSION_SELECT = WRITTEN.map((n) => (n === 'localStartTime' ? `to_char("localStartTime", 'HH24:MI:SS.MS') AS "localStartTime"` : `"${n}"`)).join(', ');
 
 /** A row as read back, shaped as the sessionizer made it: timestamps as ISO strings (both drivers give Dates). */
 export function sessionRow(row: Record<string, unknown>): SessionRow {
