@@ -1,5 +1,5 @@
 import type { WireEvent } from '../../protocol';
-import type { Change } from '../sessionizer/engine';
+import { rowKey, type Change } from '../sessionizer/engine';
 import type { RequestMeta, StoredEvent } from '../sessionizer/request';
 import type { SessionRow } from '../sessionizer/row';
 import type { Queryable } from './database';
@@ -78,10 +78,7 @@ const list = (names: readonly string[]) => names.map((n) => `"${n}"`).join(', ')
  */
 export async function applyChanges(tx: Queryable, changes: Change[]): Promise<void> {
   const last = new Map<string, Change>();
-  for (const c of changes) {
-    const k = c.op === 'upsert' ? c.row : c.key;
-    last.set(`${k.projectId}\u0000${k.sessionStart}\u0000${k.sessionId}`, c);
-  }
+  for (const c of changes) last.set(rowKey(c.op === 'upsert' ? c.row : c.key), c);
   const deletes = [...last.values()].flatMap((c) => (c.op === 'delete' ? [c.key] : []));
   const upserts = [...last.values()].flatMap((c) => (c.op === 'upsert' ? [c.row] : []));
   if (deletes.length)

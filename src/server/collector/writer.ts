@@ -1,5 +1,5 @@
 import { Engine, type EngineOptions } from '../sessionizer/engine';
-import type { StoredEvent } from '../sessionizer/request';
+import { partitionKey, type StoredEvent } from '../sessionizer/request';
 import type { Database } from './database';
 import { applyChanges, deviceEvents, insertEvents } from './store';
 
@@ -21,7 +21,6 @@ const GROUP = 256;
 /** Forget idle devices every this many requests. */
 const EVICT_EVERY = 1000;
 
-const key = (projectId: number | string, deviceId: string) => `${projectId}\u0000${deviceId}`;
 
 /**
  * The one writer of a database: requests wait in a queue and are written in
@@ -48,7 +47,7 @@ export class Writer {
     private readonly db: Database,
     options: Omit<EngineOptions, 'reload'> = {},
   ) {
-    this.engine = new Engine({ ...options, reload: (projectId, deviceId) => this.reloads.get(key(projectId, deviceId)) ?? [] });
+    this.engine = new Engine({ ...options, reload: (projectId, deviceId) => this.reloads.get(partitionKey(projectId, deviceId)) ?? [] });
   }
 
   /** Stores one request's events; resolves once they are committed. */
@@ -98,7 +97,7 @@ export class Writer {
     const offered: StoredEvent[] = [];
     for (const p of group)
       for (const e of p.events) {
-        const k = key(e.projectId, e.event.id);
+        const k = `${e.projectId}\u0000${e.event.id}`;
         if (!seen.has(k)) {
           seen.add(k);
           offered.push(e);
@@ -116,7 +115,7 @@ export class Writer {
         this.reloads = new Map();
         for (const [projectId, ids] of forgotten)
           for (const e of await deviceEvents(tx, projectId as number, [...ids])) {
-            const k = key(projectId, e.event.deviceId);
+            const k = partitionKey(projectId, e.event.deviceId);
             this.reloads.get(k)?.push(e) ?? this.reloads.set(k, [e]);
           }
         const fresh = await insertEvents(tx, offered);

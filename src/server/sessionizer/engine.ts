@@ -1,5 +1,5 @@
 import { sessionizeSorted, type Disagreements, type RowCache, type SessionizeOptions } from './device';
-import { byEventOrder, deviceKey, eventKey, preferredCopy, storedEvents, type ReceivedRequest, type StoredEvent } from './request';
+import { byEventOrder, deviceKey, eventKey, partitionKey, preferredCopy, storedEvents, type ReceivedRequest, type StoredEvent } from './request';
 import type { SessionRow } from './row';
 
 /** The primary key of atomic.session: (projectId, sessionStart, sessionId). */
@@ -132,7 +132,7 @@ export class Engine {
 
   /** Whether a device is in memory (else its next event makes the engine call `reload`). */
   isOpen(projectId: number | string, deviceId: string): boolean {
-    return this.devices.has(`${projectId}\u0000${deviceId}`);
+    return this.devices.has(partitionKey(projectId, deviceId));
   }
 
   /**
@@ -141,7 +141,7 @@ export class Engine {
    * what was stored.
    */
   forget(projectId: number | string, deviceId: string): void {
-    this.devices.delete(`${projectId}\u0000${deviceId}`);
+    this.devices.delete(partitionKey(projectId, deviceId));
   }
 
   /** Every row of the devices in memory. */

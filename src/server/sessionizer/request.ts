@@ -37,7 +37,8 @@ export interface StoredEvent {
  */
 export const eventKey = (e: StoredEvent): string => e.event.id;
 /** The partition of rule 3: (projectId, deviceId). */
-export const deviceKey = (e: StoredEvent): string => `${e.projectId}\u0000${e.event.deviceId}`;
+export const partitionKey = (projectId: number | string, deviceId: string): string => `${projectId}\u0000${deviceId}`;
+export const deviceKey = (e: StoredEvent): string => partitionKey(e.projectId, e.event.deviceId);
 
 /**
  * The events of a request, each with its derived time: the device's clock error

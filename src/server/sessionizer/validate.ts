@@ -8,7 +8,7 @@ const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFi
 
 /**
  * Why a value is not a received request (./request.ts) the sessionizer can take, or undefined if it is: the
- * shape the sessionizer relies on (the collector of issue 5 validates the full
+ * shape the sessionizer relies on (the collector validates the full
  * wire protocol with its schema before storing).
  */
 export function requestProblem(value: unknown): string | undefined {
