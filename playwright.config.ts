@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { CHROMIUM_ARGS, executablePath } from './e2e/support/chromium';
+import { CHROMIUM_ARGS, executablePath } from './e2e/support/chromium.mjs';
 
 export default defineConfig({
   testDir: 'e2e',

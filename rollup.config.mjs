@@ -47,6 +47,24 @@ export default [
     output: { file: 'dist/index.d.ts', format: 'es' },
     plugins: [dts()],
   },
+  // The sessions page the collector serves at / (src/dashboard/): its script, and its HTML copied beside it.
+  {
+    input: 'src/dashboard/main.ts',
+    output: { file: 'dist/dashboard/dashboard.js', format: 'iife', sourcemap: true },
+    plugins: [
+      ts(),
+      terser({ ecma: 2022, format: { comments: false } }),
+      {
+        name: 'dashboard-html',
+        buildStart() {
+          this.addWatchFile('src/dashboard/index.html');
+        },
+        generateBundle() {
+          this.emitFile({ type: 'asset', fileName: 'index.html', source: readFileSync('src/dashboard/index.html', 'utf8') });
+        },
+      },
+    ],
+  },
   // The server (sessionbeacon/server) and the command line: ESM for Node 20, dependencies stay imports.
   {
     input: { server: 'src/server/index.ts', cli: 'src/server/cli.ts' },

@@ -1,6 +1,6 @@
 import type { PageViewEvent } from '../src/protocol';
 import { expect, expectExactly, flush, pageViews, test, trackMany } from './fixtures';
-import { CHROMIUM_ARGS, executablePath } from './support/chromium';
+import { CHROMIUM_ARGS, executablePath } from './support/chromium.mjs';
 import type { Page } from '@playwright/test';
 
 /** Waits for the restore, and says why there was none (Chromium's NotRestoredReasons) if it did not come from the cache. */

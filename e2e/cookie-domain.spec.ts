@@ -1,5 +1,5 @@
 import { expect, pageViews, test } from './fixtures';
-import { CHROMIUM_ARGS, executablePath } from './support/chromium';
+import { CHROMIUM_ARGS, executablePath } from './support/chromium.mjs';
 
 // Real host names on loopback: the browser applies its own public suffix list.
 test.use({

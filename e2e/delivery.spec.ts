@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, expectExactly, flush, pageViews, test, trackMany } from './fixtures';
-import { CHROMIUM_ARGS, executablePath } from './support/chromium';
+import { CHROMIUM_ARGS, executablePath } from './support/chromium.mjs';
 
 // The fault matrix of issue 3: each case asserts the exact set of events received
 // (none missing) and that, after dedupe by id, none is there twice.

@@ -2,6 +2,7 @@ import { test as base, expect, type Page } from '@playwright/test';
 import type { PageViewEvent, TrackEvent, WireEvent } from '../src/protocol';
 // @ts-expect-error: a plain .mjs helper without types
 import { startBeaconServer } from './support/beacon-server.mjs';
+import { startCollector, type Collector } from './support/collector';
 
 export interface ReceivedBatch {
   receivedAt: number;
@@ -30,14 +31,28 @@ export interface BeaconServer {
   close(): Promise<void>;
 }
 
-/** Each test gets its own server (own origin, own beacon log); Playwright gives it a fresh browser context. */
-export const test = base.extend<{ server: BeaconServer }>({
+/**
+ * Each test gets its own beacon server (own origin, own beacon log); Playwright
+ * gives it a fresh browser context. Tests that need the real collector share one
+ * per worker (its embedded database takes seconds to create): each test reads
+ * back only the rows of its own device.
+ */
+export const test = base.extend<{ server: BeaconServer }, { collector: Collector }>({
   // eslint-disable-next-line no-empty-pattern
   server: async ({}, use) => {
     const server: BeaconServer = await startBeaconServer({ mounts: { '/dist/': 'dist', '/': 'e2e/pages' } });
     await use(server);
     await server.close();
   },
+  collector: [
+    // eslint-disable-next-line no-empty-pattern
+    async ({}, use) => {
+      const collector = await startCollector();
+      await use(collector);
+      await collector.close();
+    },
+    { scope: 'worker', timeout: 90_000 },
+  ],
 });
 
 export { expect };

@@ -239,6 +239,32 @@ for (const backend of backends()) {
         expect((await sessions(TOKEN_A, '&from=yesterday')).statusCode).toBe(400);
       });
 
+      it("GET /visits/:visitId: the visit's rows and its pages with their activeTime, of the token's project only", async () => {
+        const ping = ev(T0 + 2000, { type: 'page_ping', activeTime: 1200, userActions: 1 } as Partial<WireEvent>);
+        const leave = ev(T0 + 5000, { type: 'page_leave', activeTime: 3400, userActions: 2 } as Partial<WireEvent>);
+        const second = view(T0 + 6000, { url: 'https://shop.example/cart', title: 'Cart', tabId: 'tab2', sessionId: 'cs2', pageId: 'page2' });
+        clock = T0 + 6000; // received when sent: server times equal the events' own
+        expect((await send(batch([ping, leave, second]))).statusCode).toBe(200);
+        const visit = (token: string, id = 'cv1') => app.inject({ method: 'GET', url: `/visits/${id}`, headers: { authorization: `Bearer ${token}` } });
+
+        const a = (await visit(TOKEN_A)).json();
+        expect(a.sessions.map((r: { tabId: string; projectId: number }) => [r.projectId, r.tabId])).toEqual([
+          [7, 'tab1'],
+          [7, 'tab2'],
+        ]);
+        expect(a.pages).toEqual([
+          { pageId: 'page1', tabId: 'tab1', sessionId: 'cs1', url: 'https://shop.example/?utm_source=news', title: 'Home', navigationType: 'navigate', start: new Date(T0).toISOString(), end: new Date(T0 + 5000).toISOString(), activeTime: 3400 },
+          { pageId: 'page2', tabId: 'tab2', sessionId: 'cs2', url: 'https://shop.example/cart', title: 'Cart', navigationType: 'navigate', start: new Date(T0 + 6000).toISOString(), end: new Date(T0 + 6000).toISOString(), activeTime: null },
+        ]);
+        // Project 8 has a visit with the same visitId: its token reads that one, never project 7's.
+        const b = (await visit(TOKEN_B)).json();
+        expect(b.sessions.map((r: { deviceId: string }) => r.deviceId)).toEqual(['other']);
+        expect(b.pages.map((p: { pageId: string }) => p.pageId)).toEqual(['page1']);
+        expect((await visit(TOKEN_A, 'no-such-visit')).statusCode).toBe(404);
+        expect((await visit(TOKEN_A, 'x'.repeat(65))).statusCode).toBe(400);
+        expect((await visit('not-a-token')).statusCode).toBe(401);
+      });
+
       it('the row-level security policy scopes reads through the table itself', async () => {
         const read = (project: string | undefined) =>
           db.transaction(async (tx) => {

@@ -3,7 +3,6 @@
 // sending. After a restart on the same data, every event that got a 2xx is
 // stored exactly once, and atomic.session equals a batch sessionization of the
 // stored events. Runs `sessionbeacon serve` as users do (after npm run build).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,21 +10,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Batch, WireEvent } from '../src/protocol';
 import { openPGlite, openPostgres, type Database } from '../src/server';
 import { expectedRows, postgresAvailable, postgresBackend, sessionRows, storedEvents } from './support/databases';
+import { startServe } from './support/processes.mjs';
 
-function start(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['bin/sessionbeacon.mjs', 'serve', '--port', '0', '--token', 'durable', '--quiet', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const match = /collector on (http:\/\/\S+)/.exec(out);
-      if (match) resolve({ child, url: match[1] });
-    });
-    child.stderr!.on('data', (d) => (err += d));
-    child.on('exit', (code) => reject(new Error(`serve exited (${code}) before listening: ${err}`)));
-  });
-}
+const start = (args: string[]) => startServe(['--token', 'durable', '--quiet', ...args]);
 
 /** A client's batches: devices with tabs, a few events each, ids unique. */
 function batches(count: number): Batch[] {
@@ -42,9 +29,6 @@ function batches(count: number): Batch[] {
     return { v: 1, projectId: 1, sentAt: now, sdk: 'test', events };
   });
 }
-
-const exited = (child: ChildProcess) =>
-  new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 
 async function post(url: string, batch: Batch): Promise<boolean> {
   try {
@@ -98,13 +82,12 @@ describe('durability under SIGKILL', () => {
 
       // Restart on the same data; the clients send again what was not acknowledged, and
       // some acknowledged batches once more (a retry whose answer was lost).
-      await exited(server.child);
+      await server.exited;
       server = await start(await target.args());
       for (let i = 0; i < all.length; i++) if (!acked.has(i) && (await post(server.url, all[i]))) acked.add(i);
       for (const i of [...ackedBeforeKill].slice(0, 20)) expect(await post(server.url, all[i])).toBe(true);
       expect(acked.size).toBe(all.length);
-      server.child.kill('SIGTERM');
-      await exited(server.child);
+      await server.stop();
 
       const db = await target.open();
       try {

@@ -2,8 +2,7 @@
 // temporary folder, and a real PostgreSQL server (a throwaway cluster on
 // loopback, from Debian's packages; or SESSIONBEACON_PG_URL). In CI both must run:
 // a missing PostgreSQL fails there instead of skipping.
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate, openPGlite, openPostgres, type Database } from '../../src/server';
@@ -11,11 +10,7 @@ import type { StoredEvent } from '../../src/server/sessionizer/request';
 import { sessionizeDevice } from '../../src/server/sessionizer/device';
 import type { SessionRow } from '../../src/server/sessionizer/row';
 import { SESSION_SELECT, sessionRow } from '../../src/server/collector/store';
-
-/** Debian's PostgreSQL binaries, the newest version installed (or PG_BIN). */
-const PG_BIN =
-  process.env.PG_BIN ??
-  `/usr/lib/postgresql/${(existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql') : ['15']).sort((a, b) => Number(b) - Number(a))[0]}/bin`;
+import { PG_BIN, postgresAvailable, startPostgres, type Postgres } from './processes.mjs';
 
 export interface Backend {
   name: 'pglite' | 'postgres';
@@ -42,38 +37,22 @@ export function pgliteBackend(): Backend {
   };
 }
 
-/** Whether this machine can start a PostgreSQL server for the tests. */
-export const postgresAvailable = (): boolean => !!process.env.SESSIONBEACON_PG_URL || existsSync(join(PG_BIN, 'pg_ctl'));
+export { postgresAvailable };
 
 export function postgresBackend(): Backend & { createDatabase(): Promise<string> } {
-  let dir: string | undefined;
-  let port = 0;
+  let server: Postgres | undefined;
   let databases = 0;
-  // initdb refuses to run as root: as root, run the binaries as the postgres user.
-  // stdio ignored: a server started with our pipes would keep execFileSync waiting forever.
-  const asPostgres = (cmd: string, args: string[]) =>
-    process.getuid?.() === 0
-      ? execFileSync('runuser', ['-u', 'postgres', '--', join(PG_BIN, cmd), ...args], { stdio: 'ignore' })
-      : execFileSync(join(PG_BIN, cmd), args, { stdio: 'ignore' });
-  const start = () => {
-    dir = mkdtempSync(join(tmpdir(), 'sb-pg-'));
-    chmodSync(dir, 0o777);
-    port = 56000 + (process.pid % 4000);
-    asPostgres('initdb', ['-D', join(dir, 'data'), '--auth=trust', '-U', 'postgres', '--no-sync']);
-    asPostgres('pg_ctl', ['-D', join(dir, 'data'), '-l', join(dir, 'log'), '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off`, '-w', 'start']);
-  };
-  const url = (database: string) => process.env.SESSIONBEACON_PG_URL?.replace(/\/[^/]*$/, `/${database}`) ?? `postgres://postgres@127.0.0.1:${port}/${database}`;
   return {
     name: 'postgres',
     /** A new empty database (the server is started on first use); its URL. */
     async createDatabase() {
-      if (!dir && !process.env.SESSIONBEACON_PG_URL) start();
+      server ??= startPostgres();
       // A database per test file or case: tests never see each other's rows.
       const name = `sb_test_${process.pid}_${++databases}`;
-      const admin = await openPostgres(url('postgres'));
+      const admin = await openPostgres(server.url('postgres'));
       await admin.exec(`CREATE DATABASE ${name}`);
       await admin.close();
-      return url(name);
+      return server.url(name);
     },
     async open() {
       const db = await openPostgres(await this.createDatabase());
@@ -81,13 +60,8 @@ export function postgresBackend(): Backend & { createDatabase(): Promise<string>
       return db;
     },
     async stop() {
-      if (!dir) return;
-      try {
-        asPostgres('pg_ctl', ['-D', join(dir, 'data'), '-m', 'immediate', 'stop']);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-        dir = undefined;
-      }
+      server?.stop();
+      server = undefined;
     },
   };
 }

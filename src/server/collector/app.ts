@@ -6,12 +6,13 @@ import secureJson from 'secure-json-parse';
 import { MAX_REQUEST_BYTES, type Batch, type WireEvent } from '../../protocol';
 import { cut, DEFAULT_GEO_HEADERS, truncateIp } from '../sessionizer/columns';
 import type { RequestMeta, StoredEvent } from '../sessionizer/request';
-import { hashToken, type CollectorConfig, type ProjectConfig } from './config';
+import type { CollectorConfig, ProjectConfig } from './config';
 import type { Database } from './database';
 import { ProjectLimits } from './limits';
 import { TooDeep, storable } from './sanitize';
 import { batchProblem } from './schema';
-import { readSessions } from './store';
+import { readRoutes } from './reads';
+import { Refusal } from './refusal';
 import { Writer } from './writer';
 
 export interface CollectorOptions {
@@ -19,6 +20,8 @@ export interface CollectorOptions {
   config: CollectorConfig;
   /** URL prefix -> folder served as static files (npm start: the examples and the built script). */
   staticRoots?: Record<string, string>;
+  /** The built sessions page (dist/dashboard/), served at / unless a static root takes /. */
+  dashboard?: string;
   /** fastify's logger option: false in tests, pino's options otherwise. */
   logger?: FastifyServerOptions['logger'];
   /** The server clock (tests). */
@@ -31,17 +34,6 @@ export const MAX_EVENT_AGE = 30 * 24 * 3_600_000;
 export const MAX_DEPTH = 16;
 const GEO_HEADER_NAMES = [...DEFAULT_GEO_HEADERS.country, ...DEFAULT_GEO_HEADERS.region, ...DEFAULT_GEO_HEADERS.city];
 
-/** A 4xx with a message for the sender. */
-class Refusal extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
 /**
  * The reference collector as a fastify app (docs/collector.md): POST /collect,
  * GET /sessions, GET /healthz, and static files for `npm start`.
@@ -50,7 +42,6 @@ export async function createCollector(options: CollectorOptions): Promise<{ app:
   const { db, config } = options;
   const now = options.now ?? Date.now;
   const projects = new Map(config.projects.map((p) => [p.id, p]));
-  const byToken = new Map(config.projects.flatMap((p) => p.readTokens.map((t) => [t, p] as const)));
   const anyOrigin = config.projects.some((p) => p.origins.includes('*'));
   const origins = new Set(config.projects.flatMap((p) => p.origins));
   const limits = new ProjectLimits(now);
@@ -143,18 +134,7 @@ export async function createCollector(options: CollectorOptions): Promise<{ app:
     return reply.code(200).send({ ...result, stale });
   });
 
-  app.get('/sessions', async (request) => {
-    const project = reader(request.headers.authorization, byToken);
-    const query = request.query as Record<string, string | undefined>;
-    if (query.projectId !== undefined && query.projectId !== String(project.id))
-      throw new Refusal(403, `this token reads project ${project.id}, not ${query.projectId}`);
-    const to = time(query.to, 'to') ?? now() + 60_000;
-    const from = time(query.from, 'from') ?? to - 24 * 3_600_000;
-    const limit = query.limit === undefined ? 100 : Number(query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new Refusal(400, 'limit must be an integer from 1 to 1000');
-    const sessions = await db.transaction((tx) => readSessions(tx, { projectId: project.id, from, to, limit }));
-    return { projectId: project.id, from: new Date(from).toISOString(), to: new Date(to).toISOString(), sessions };
-  });
+  readRoutes(app, { db, projects: config.projects, now });
 
   app.get('/healthz', async (_request, reply: FastifyReply) => {
     try {
@@ -165,8 +145,9 @@ export async function createCollector(options: CollectorOptions): Promise<{ app:
     }
   });
 
+  const roots = { ...(options.dashboard ? { '/': options.dashboard } : {}), ...options.staticRoots };
   let decorate = true;
-  for (const [prefix, root] of Object.entries(options.staticRoots ?? {})) {
+  for (const [prefix, root] of Object.entries(roots)) {
     await app.register(fastifyStatic, { root, prefix, decorateReply: decorate, index: ['index.html'] });
     decorate = false;
   }
@@ -197,24 +178,6 @@ function projectOf(batch: Batch, projects: Map<number, ProjectConfig>): ProjectC
   const project = projects.get(id);
   if (!project) throw new Refusal(404, `unknown project ${JSON.stringify(batch.projectId)}`);
   return project;
-}
-
-/** The project a bearer token reads: 401 without a token or with a wrong one. */
-function reader(authorization: string | undefined, byToken: Map<string, ProjectConfig>): ProjectConfig {
-  const match = /^Bearer ([\x21-\x7e]{1,512})$/i.exec(authorization ?? '');
-  const unauthorized = (message: string) => new Refusal(401, message, { 'www-authenticate': 'Bearer realm="sessionbeacon"' });
-  if (!match) throw unauthorized('a bearer token is required (Authorization: Bearer <token>)');
-  const project = byToken.get(hashToken(match[1]));
-  if (!project) throw unauthorized('this token reads no project');
-  return project;
-}
-
-/** A query time: epoch ms or an ISO date; undefined when absent, 400 when unreadable. */
-function time(value: string | undefined, name: string): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const t = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(t)) throw new Refusal(400, `${name} must be epoch ms or an ISO 8601 date`);
-  return t;
 }
 
 /**

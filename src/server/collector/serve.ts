@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { createCollector } from './app';
 import { exampleConfig, hashToken, newToken, readConfig, type CollectorConfig } from './config';
@@ -6,7 +8,7 @@ import { openDatabase, type Database } from './database';
 import { migrate } from './migrations';
 
 export const SERVE_USAGE = `usage: sessionbeacon serve [--port 8787] [--host 127.0.0.1] [--database <postgres URL>] [--data <dir>]
-                          [--config <file.json>] [--static <prefix>=<dir>]... [--quiet]
+                          [--config <file.json>] [--static <prefix>=<dir>]... [--no-dashboard] [--quiet]
 
   --database URL   a PostgreSQL server (default: an embedded PGlite under --data)
   --data DIR       the embedded database's folder (default ./.sessionbeacon)
@@ -14,9 +16,17 @@ export const SERVE_USAGE = `usage: sessionbeacon serve [--port 8787] [--host 127
                    one project (1) open to any origin, with a read token made up and printed
   --static P=DIR   also serve DIR's files under URL prefix P (npm start: examples and dist)
   --token T        without --config: use this read token instead of a new one
+  --no-dashboard   do not serve the sessions page at / (it reads nothing without a token)
   --quiet          log warnings and errors only
 
 usage: sessionbeacon token       a new read token and the hash to put in the config`;
+
+/**
+ * The built sessions page: dist/dashboard/ beside the built server (this file is
+ * bundled into dist/). Run from the sources (tests), there is none.
+ */
+const DASHBOARD = fileURLToPath(new URL('./dashboard/', import.meta.url));
+export const dashboardBuilt = () => existsSync(join(DASHBOARD, 'index.html'));
 
 export interface ServeOptions {
   port: number;
@@ -26,11 +36,13 @@ export interface ServeOptions {
   config?: string;
   token?: string;
   staticRoots: Record<string, string>;
+  /** Serve the sessions page at / (default; --no-dashboard turns it off). */
+  dashboard: boolean;
   quiet: boolean;
 }
 
 export function parseServeArgs(args: string[]): ServeOptions {
-  const options: ServeOptions = { port: 8787, host: '127.0.0.1', data: '.sessionbeacon', staticRoots: {}, quiet: false };
+  const options: ServeOptions = { port: 8787, host: '127.0.0.1', data: '.sessionbeacon', staticRoots: {}, dashboard: true, quiet: false };
   const value = (i: number, name: string) => {
     if (args[i] === undefined || args[i].startsWith('--')) throw new Error(`${name} needs a value`);
     return args[i];
@@ -46,6 +58,7 @@ export function parseServeArgs(args: string[]): ServeOptions {
     else if (arg === '--config') options.config = value(++i, arg);
     else if (arg === '--token') options.token = value(++i, arg);
     else if (arg === '--quiet') options.quiet = true;
+    else if (arg === '--no-dashboard') options.dashboard = false;
     else if (arg === '--static') {
       const [prefix, dir] = value(++i, arg).split('=');
       if (!prefix?.startsWith('/') || !dir) throw new Error('--static takes /prefix=dir');
@@ -63,6 +76,8 @@ export interface RunningCollector {
   config: CollectorConfig;
   /** The read token made up for this run (no --config), else undefined. */
   token?: string;
+  /** Whether the sessions page is served at /. */
+  dashboard: boolean;
   close(): Promise<void>;
 }
 
@@ -73,7 +88,8 @@ export async function serve(options: ServeOptions): Promise<RunningCollector> {
   const db = await openDatabase(options.database, resolve(options.data));
   try {
     await migrate(db);
-    const { app } = await createCollector({ db, config, staticRoots: options.staticRoots, logger: { level: options.quiet ? 'warn' : 'info' } });
+    const dashboard = options.dashboard && dashboardBuilt() ? DASHBOARD : undefined;
+    const { app } = await createCollector({ db, config, staticRoots: options.staticRoots, dashboard, logger: { level: options.quiet ? 'warn' : 'info' } });
     await app.listen({ port: options.port, host: options.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : options.port;
@@ -84,6 +100,7 @@ export async function serve(options: ServeOptions): Promise<RunningCollector> {
       url,
       config,
       token,
+      dashboard: !!dashboard && !options.staticRoots['/'],
       async close() {
         await app.close(); // waits for requests in flight and the writer's queue
         await db.close();
@@ -113,8 +130,11 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   const where = options.database ? 'PostgreSQL' : `PGlite in ${resolve(options.data)}`;
   process.stdout.write(`sessionbeacon collector on ${running.url} (${where})\n`);
+  for (const [prefix, dir] of Object.entries(options.staticRoots)) process.stdout.write(`  ${running.url}${prefix} serves ${dir}\n`);
+  if (running.dashboard && !running.token) process.stdout.write(`  sessions page: ${running.url}/ (with a read token)\n`);
   if (running.token) {
-    process.stdout.write(`  project 1, any origin; sessions: ${running.url}/#token=${running.token}\n`);
+    process.stdout.write(`  project 1, any origin, read token ${running.token}\n`);
+    if (running.dashboard) process.stdout.write(`  sessions page: ${running.url}/#token=${running.token}\n`);
     process.stdout.write(`  curl -H 'Authorization: Bearer ${running.token}' ${running.url}/sessions\n`);
   }
   await new Promise<void>((done) => {

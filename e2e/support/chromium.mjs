@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
  * machines, so Debian's chromium is used when present; SESSIONBEACON_CHROMIUM
  * points at another binary, and with neither, Playwright's own browser is used.
  */
+/** @type {string | undefined} */
 export const executablePath =
   process.env.SESSIONBEACON_CHROMIUM || (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined);
 
