@@ -99,6 +99,24 @@ for (const backend of backends()) {
       expect(await sessionRows(db)).toEqual(expectedRows(await storedEvents(db)));
     });
 
+    it('with four write lanes: batches mixing devices are split by device and answered once every part committed', async () => {
+      await start(parseConfig({ ...CONFIG, writeLanes: 4 }));
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => {
+          // Each batch carries three devices' events, and one of its events twice.
+          const events = [0, 1, 2].flatMap((k) => {
+            const ids = { deviceId: `d${(i + k) % 9}`, tabId: `d${(i + k) % 9}t`, sessionId: `d${(i + k) % 9}t` };
+            return [view(T0 + i * 1000 + k, ids), ev(T0 + i * 1000 + k + 10, ids)];
+          });
+          return send(batch([...events, events[1]]));
+        }),
+      );
+      expect(answers.map((a) => [a.statusCode, a.json().accepted, a.json().duplicates])).toEqual(Array(40).fill([200, 6, 1]));
+      expect(await count()).toBe(240);
+      expect(await sessionRows(db)).toEqual(expectedRows(await storedEvents(db)));
+      expect((await app.inject({ method: 'GET', url: '/healthz' })).json()).toMatchObject({ lanes: 4, events: 240 });
+    });
+
     it('a late event that bridges two visits merges their rows (the later one is deleted)', async () => {
       await send(batch([view(T0)]));
       clock = T0 + 40 * MIN;
