@@ -152,3 +152,22 @@ export const CLICK_ID_PARAMS: readonly string[] = [
   // Google Ads (web, iOS app-to-web), Campaign Manager, Meta, Microsoft Ads, TikTok, X, LinkedIn, Yandex, Reddit
   'gclid', 'gbraid', 'wbraid', 'dclid', 'fbclid', 'msclkid', 'ttclid', 'twclid', 'li_fat_id', 'yclid', 'rdt_cid',
 ];
+
+/**
+ * One page view of a visit, as the collector's GET /visits/:visitId answers it
+ * (docs/collector.md) and the sessions page draws it.
+ */
+export interface VisitPage {
+  pageId: string;
+  tabId: string;
+  sessionId: string;
+  url: string;
+  title: string | null;
+  navigationType: string | null;
+  /** The page view's time, ISO 8601. */
+  start: string;
+  /** The page's last event time, ISO 8601. */
+  end: string;
+  /** The largest activeTime the page reported (page_ping, page_leave), ms; null before its first report. */
+  activeTime: number | null;
+}

@@ -1,3 +1,7 @@
+import type { VisitPage } from '../protocol';
+
+export type { VisitPage };
+
 /**
  * What the sessions page reads from the collector: GET /sessions and
  * GET /visits/:visitId (docs/collector.md), with the read token of one project.
@@ -28,18 +32,6 @@ export interface SessionSummary {
   pageReloaded: boolean | null;
   isBot: boolean | null;
   tags: string[] | null;
-}
-
-export interface VisitPage {
-  pageId: string;
-  tabId: string;
-  sessionId: string;
-  url: string;
-  title: string | null;
-  navigationType: string | null;
-  start: string;
-  end: string;
-  activeTime: number | null;
 }
 
 export interface Visit {

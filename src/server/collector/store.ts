@@ -1,4 +1,4 @@
-import type { WireEvent } from '../../protocol';
+import type { VisitPage, WireEvent } from '../../protocol';
 import { rowKey, type Change } from '../sessionizer/engine';
 import type { RequestMeta, StoredEvent } from '../sessionizer/request';
 import type { SessionRow } from '../sessionizer/row';
@@ -135,22 +135,6 @@ export function sessionRow(row: Record<string, unknown>): SessionRow {
 async function readAs(tx: Queryable, projectId: number): Promise<void> {
   await tx.query(`SET LOCAL ROLE ${READER_ROLE}`);
   await tx.query(`SELECT set_config('app.project_id', $1, true)`, [String(projectId)]);
-}
-
-/** One page of a visit, from its stored events: what the sessions page draws on a visit's timeline. */
-export interface VisitPage {
-  pageId: string;
-  tabId: string;
-  sessionId: string;
-  url: string;
-  title: string | null;
-  navigationType: string | null;
-  /** The page view's time, ISO. */
-  start: string;
-  /** The page's last event time, ISO. */
-  end: string;
-  /** The largest activeTime the page reported (page_ping, page_leave), ms; null before its first report. */
-  activeTime: number | null;
 }
 
 export interface Visit {
