@@ -47,6 +47,19 @@ export default [
     output: { file: 'dist/index.d.ts', format: 'es' },
     plugins: [dts()],
   },
+  // sessionbeacon/testing: the Playwright helper, run in the test process (docs/testing.md).
+  {
+    input: 'src/testing/index.ts',
+    external: (id) => id.startsWith('@playwright/'),
+    output: { file: 'dist/testing.mjs', format: 'es', sourcemap: true },
+    plugins: [ts()],
+  },
+  {
+    input: 'src/testing/index.ts',
+    external: (id) => id.startsWith('@playwright/'),
+    output: { file: 'dist/testing.d.ts', format: 'es' },
+    plugins: [dts()],
+  },
   // The sessions page the collector serves at / (src/dashboard/): its script, and its HTML copied beside it.
   {
     input: 'src/dashboard/main.ts',

@@ -1,4 +1,5 @@
 import { nanoid } from 'nanoid';
+import { TRACKERS, type TrackerHandle } from './registry';
 import type { EventIds, NavigationType, WireEvent } from '../protocol';
 import { activeTime, type ActiveTime } from './activity';
 import { pageContext } from './context';
@@ -408,6 +409,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
         if (tab.record) tab.writeBack(); // the event counter, for the tab's next tracker
       });
       destroyed = true;
+      live.delete(handle);
       offs.splice(0).forEach((off) => off());
       clearInterval(heartbeat);
       outbox.stop();
@@ -431,6 +433,11 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       return { ...identity.current, visitId: visit.current?.visitId, sessionId: t?.sessionId, tabId: t?.tabId, pageId: page?.id };
     },
   };
+
+  // The page's live trackers, for sessionbeacon/testing (registry.ts, docs/testing.md).
+  const handle: TrackerHandle = { flush: () => core.call('flush', []) as Promise<void>, ids: () => core.ids };
+  const live = ((win as unknown as Record<symbol, Set<TrackerHandle>>)[TRACKERS] ??= new Set());
+  live.add(handle);
 
   const wasPrerendered = !!(doc as Document & { prerendering?: boolean }).prerendering;
   whenActivated(doc, () => begin(wasPrerendered));
