@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import resolve from '@rollup/plugin-node-resolve';
 import terser from '@rollup/plugin-terser';
 import typescript from '@rollup/plugin-typescript';
@@ -46,6 +47,12 @@ export default [
     input: 'src/client/index.ts',
     output: { file: 'dist/index.d.ts', format: 'es' },
     plugins: [dts()],
+  },
+  // examples/spa: an app importing the npm build, bundled as an app's bundler would (after dist/index.mjs above).
+  {
+    input: 'examples/spa/app.js',
+    output: { file: 'dist/examples/spa.js', format: 'es', sourcemap: true },
+    plugins: [{ name: 'sessionbeacon-from-dist', resolveId: (id) => (id === 'sessionbeacon' ? fileURLToPath(new URL('./dist/index.mjs', import.meta.url)) : null) }, browserResolve(), terser({ format: { comments: false } })],
   },
   // sessionbeacon/testing: the Playwright helper, run in the test process (docs/testing.md).
   {

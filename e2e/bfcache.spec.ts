@@ -1,15 +1,8 @@
 import type { PageViewEvent } from '../src/protocol';
-import { expect, expectExactly, flush, pageViews, test, trackMany } from './fixtures';
+import { flushTrackers, trackerIds } from 'sessionbeacon/testing';
+import { expect, expectExactly, expectRestoredFromCache, flush, pageViews, test, trackMany } from './fixtures';
+import { rowsWhen } from './support/rows';
 import { CHROMIUM_ARGS, executablePath } from './support/chromium.mjs';
-import type { Page } from '@playwright/test';
-
-/** Waits for the restore, and says why there was none (Chromium's NotRestoredReasons) if it did not come from the cache. */
-async function expectRestoredFromCache(page: Page) {
-  const restored = () => page.evaluate(() => (window as unknown as { restoredFromCache?: boolean }).restoredFromCache);
-  await expect.poll(async () => (await restored()) !== undefined).toBe(true);
-  const why = await page.evaluate(() => JSON.stringify((performance.getEntriesByType('navigation')[0] as unknown as { notRestoredReasons?: unknown }).notRestoredReasons ?? null));
-  expect(await restored(), `not restored from the back/forward cache: ${why}`).toBe(true);
-}
 
 // Playwright starts Chromium with --disable-back-forward-cache; this file wants the real cache.
 // Under CPU contention (two workers on two cores) Chromium now and then declines to cache a
@@ -54,3 +47,15 @@ test('8. events before and after a trip through the back/forward cache all arriv
   await expectExactly(server, 'after', 10);
 });
 
+// The journey through the collector: the atomic.session row itself.
+test('journey: a restore from the cache is a new page view in the same session, not a new session row', async ({ page, collector }) => {
+  await page.goto(collector.url('/pages/basic.html'));
+  const ids = await trackerIds(page);
+  await page.click('#other');
+  await expect(page).toHaveTitle('Other page');
+  await page.goBack({ waitUntil: 'commit' });
+  await expectRestoredFromCache(page);
+  await flushTrackers(page);
+  const [row] = await rowsWhen(collector, ids.deviceId!, (r) => r.length === 1 && r[0].pageViewsCount === 3);
+  expect(row).toMatchObject({ sessionId: ids.sessionId, visitId: ids.visitId, initURLPath: '/pages/basic.html', exitURLPath: '/pages/basic.html' });
+});

@@ -1,74 +1,15 @@
-import type { PageViewEvent } from '../src/protocol';
 import type { Page } from '@playwright/test';
-import { call, expect, flush, test } from './fixtures';
-import { PROJECT_ID, type Collector } from './support/collector';
+import { trackerIds, type TrackerIds } from 'sessionbeacon/testing';
+import type { PageViewEvent } from '../src/protocol';
+import { expect, flush, test } from './fixtures';
+import { PROJECT_ID } from './support/collector';
+import { rowsWhen } from './support/rows';
 
-// The real script in Chromium, sending to the real collector (`sessionbeacon
-// serve`, PGlite), read back through its routes: what a site owner sees.
+// The sessions page of the real collector (`sessionbeacon serve`, PGlite) in
+// Chromium, over sessions the real script made. The journeys from the browser
+// to atomic.session are in journeys.spec.ts.
 
-interface Row {
-  sessionId: string;
-  deviceId: string;
-  visitId: string;
-  tabId: string;
-  pageViewsCount: number;
-  activeTime: number | null;
-  initURLPath: string;
-  exitURLPath: string;
-  utmSource: string[] | null;
-  utmCampaign: string[] | null;
-  tags: string[] | null;
-}
-interface Ids {
-  deviceId: string;
-  visitId: string;
-  tabId: string;
-}
-
-/** The page's IDs, once its tracker has started (they are read from storage asynchronously). */
-async function idsOf(page: Page): Promise<Ids> {
-  let ids: Partial<Ids> = {};
-  await expect.poll(async () => (ids = (await call(page, 'ids')) as Partial<Ids>).visitId && ids.tabId).toBeTruthy();
-  return ids as Ids;
-}
-
-const rowsOf = async (collector: Collector, deviceId: string) =>
-  (await collector.read<{ sessions: Row[] }>('/sessions?limit=1000')).sessions.filter((s) => s.deviceId === deviceId);
-
-test('a visit in two tabs becomes two atomic.session rows with one visitId, each page once', async ({ context, page, collector }) => {
-  await context.clock.install();
-  await page.goto(collector.url('/pages/basic.html?utm_source=newsletter&utm_campaign=launch'));
-  const first = await idsOf(page);
-  await context.clock.runFor(3000);
-  await page.click('#button');
-  await page.click('#other'); // a second page in the first tab
-  await expect(page).toHaveTitle('Other page');
-  const tab2 = await context.newPage();
-  await tab2.goto(collector.url('/pages/basic.html'));
-  await context.clock.runFor(2000);
-  await Promise.all([flush(page), flush(tab2)]);
-  await tab2.close({ runBeforeUnload: true }); // sends tab 2's page_leave
-
-  await expect.poll(async () => (await rowsOf(collector, first.deviceId)).map((r) => r.pageViewsCount).sort(), { timeout: 15_000 }).toEqual([1, 2]);
-  const rows = await rowsOf(collector, first.deviceId);
-  const one = rows.find((r) => r.tabId === first.tabId)!;
-  const two = rows.find((r) => r.tabId !== first.tabId)!;
-  expect(new Set(rows.map((r) => r.visitId))).toEqual(new Set([first.visitId]));
-  expect(one).toMatchObject({ pageViewsCount: 2, initURLPath: '/pages/basic.html', exitURLPath: '/pages/other.html', utmSource: ['newsletter'], utmCampaign: ['launch'] });
-  expect(two).toMatchObject({ pageViewsCount: 1, initURLPath: '/pages/basic.html', utmSource: null });
-  expect(one.activeTime).toBeGreaterThan(0);
-
-  // The visit as the sessions page reads it: three pages, each stored once, on their tabs.
-  const visit = await collector.read<{ sessions: Row[]; pages: { pageId: string; tabId: string; url: string; activeTime: number | null }[] }>(`/visits/${first.visitId}`);
-  expect(visit.sessions).toHaveLength(2);
-  expect(visit.pages.map((p) => [p.tabId === first.tabId ? 1 : 2, new URL(p.url).pathname])).toEqual([
-    [1, '/pages/basic.html'],
-    [1, '/pages/other.html'],
-    [2, '/pages/basic.html'],
-  ]);
-  expect(new Set(visit.pages.map((p) => p.pageId)).size).toBe(3);
-  expect(visit.pages[0].activeTime).toBeGreaterThan(0); // its page_leave reached the collector
-});
+const idsOf = (page: Page) => trackerIds(page) as Promise<Required<TrackerIds>>;
 
 test('the sessions page lists the visit and draws its tabs and pages', async ({ browser, context, page, collector }) => {
   await context.clock.install();
@@ -82,7 +23,7 @@ test('the sessions page lists the visit and draws its tabs and pages', async ({ 
   await tab2.goto(collector.url('/pages/basic.html'));
   await context.clock.runFor(1500);
   await Promise.all([flush(page), flush(tab2)]);
-  await expect.poll(async () => (await rowsOf(collector, ids.deviceId)).length, { timeout: 15_000 }).toBe(2);
+  await rowsWhen(collector, ids.deviceId, (rows) => rows.length === 2);
 
   const dashboard = await browser.newPage(); // its own context: real time, no tracker
   await dashboard.goto(collector.url(`/#token=${collector.token}`));

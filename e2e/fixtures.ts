@@ -97,3 +97,11 @@ export async function expectExactly(server: BeaconServer, name: string, count: n
   expect([...idsByNumber.keys()].sort((a, b) => (a as number) - (b as number))).toEqual(Array.from({ length: count }, (_, i) => i));
   for (const ids of idsByNumber.values()) expect(ids.size).toBe(1);
 }
+
+/** Waits for the restore, and says why there was none (Chromium's NotRestoredReasons) if it did not come from the cache. */
+export async function expectRestoredFromCache(page: Page) {
+  const restored = () => page.evaluate(() => (window as unknown as { restoredFromCache?: boolean }).restoredFromCache);
+  await expect.poll(async () => (await restored()) !== undefined).toBe(true);
+  const why = await page.evaluate(() => JSON.stringify((performance.getEntriesByType('navigation')[0] as unknown as { notRestoredReasons?: unknown }).notRestoredReasons ?? null));
+  expect(await restored(), `not restored from the back/forward cache: ${why}`).toBe(true);
+}

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Engine, rowKey, sessionize, sessionizeDevice, storedEvents } from '../src/server/sessionizer';
 import { cut, language, splitURL, truncateIp } from '../src/server/sessionizer/columns';
 import { ev, MIN, req, T0 } from './sessionizer.helpers';
+import type { WireEvent } from '../src/protocol';
 
 const rowsOf = (...requests: Parameters<typeof sessionize>[0]) => sessionize(requests).sort((a, b) => a.sessionStart.localeCompare(b.sessionStart));
 
@@ -211,6 +212,16 @@ describe('the session row', () => {
   it('an internal referrer is not the session referrer; a reload is pageReloaded; automation is a bot', () => {
     const [row] = sessionize([req([view(T0, { referrer: 'https://shop.example/other', navigationType: 'reload', automation: true })])]);
     expect(row).toMatchObject({ referrerURLOrigin: null, pageReloaded: true, isBot: true, deviceCategory: 'bot' });
+  });
+
+  it('a reload later in the session is pageReloaded too; the timing stays the first load\'s', () => {
+    const first = view(T0, { pageId: 'p1' });
+    const again = view(T0 + 5000, { pageId: 'p2', navigationType: 'reload' });
+    const timing = (pageId: string, load: number) => ev(T0 + 6000, { type: 'page_ping', pageId, activeTime: 100, userActions: 0, domInteractive: 1, domContentLoaded: 2, load } as Partial<WireEvent>);
+    const [row] = sessionize([req([first, again, timing('p1', 300), timing('p2', 900)])]);
+    expect(row).toMatchObject({ pageViewsCount: 2, pageReloaded: true, load: 300 });
+    const [plain] = sessionize([req([view(T0, { pageId: 'p1' }), view(T0 + 5000, { pageId: 'p2', navigationType: 'route' })])]);
+    expect(plain.pageReloaded).toBe(false);
   });
 
   it('client hints give the real brand; varchar limits are honoured by truncation', () => {

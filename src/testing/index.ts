@@ -173,6 +173,30 @@ export async function flushTrackers(page: Page): Promise<void> {
     .catch(() => {}); // the page closed or navigated: nothing of it to flush here
 }
 
+/** The IDs a page's tracker uses (deviceId, visitId, tabId, sessionId, pageId, ...). */
+export type TrackerIds = Partial<Record<'deviceId' | 'anonymousId' | 'identityId' | 'visitId' | 'sessionId' | 'tabId' | 'pageId', string>>;
+
+/**
+ * The IDs of the first tracker of `page`, once it has started (a tracker reads
+ * them from storage as it starts): to find this test's rows in the collector,
+ * or to compare two tabs.
+ */
+export async function trackerIds(page: Page, { timeout = 5000 }: WaitOptions = {}): Promise<TrackerIds> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const ids = await page
+      .evaluate((key) => {
+        const live = (window as unknown as Record<symbol, Set<{ ids(): Record<string, string | undefined> }> | undefined>)[Symbol.for(key)];
+        const [first] = live ?? [];
+        return first?.ids();
+      }, Symbol.keyFor(TRACKERS)!)
+      .catch(() => undefined);
+    if (ids?.visitId && ids.tabId && ids.pageId) return ids;
+    if (Date.now() > deadline) throw new Error(`no started sessionbeacon tracker on ${page.url()} within ${timeout} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /**
  * Makes `page` hidden, as when its tab is switched away from or minimised:
  * `document.visibilityState` reads 'hidden' and `visibilitychange` fires (the

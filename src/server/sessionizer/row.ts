@@ -202,7 +202,8 @@ export function buildRow(events: StoredEvent[], visitId: string, identityId: str
     exitURLOrigin: exit.origin,
     exitURLPath: exit.path,
     exitURLSearchParams: exit.searchParams,
-    pageReloaded: load ? load.navigationType === 'reload' : null,
+    // Any reload of the session, not only its first load: a person who reloaded a page reloaded it (docs/sessionizer.md).
+    pageReloaded: load ? views.some((v) => v.navigationType === 'reload') : null,
     domInteractive: timing ? int(timing.domInteractive) : null,
     domContentLoaded: timing ? int(timing.domContentLoaded) : null,
     load: timing ? int(timing.load) : null,
