@@ -3,6 +3,7 @@ import { createTracker, type Tracker } from '../src/client/index';
 import { IDENTITY_KEY, encodeIdentity } from '../src/client/ids';
 import { TAB_KEY } from '../src/client/tab';
 import { VISIT_KEY } from '../src/client/visit';
+import { TRACKERS, type TrackerHandle } from '../src/client/registry';
 import type { PageLeaveEvent, PageViewEvent, TrackEvent, WireEvent } from '../src/protocol';
 import { byType, channelBus, memoryArea, newBrowser, serialLocks, setVisibility, settle, testEnv } from './helpers';
 
@@ -535,6 +536,23 @@ describe('consent', () => {
     } finally {
       Object.defineProperty(navigator, 'globalPrivacyControl', { value: undefined, configurable: true });
     }
+  });
+});
+
+describe('the page registry (sessionbeacon/testing)', () => {
+  it('holds each live tracker: its flush sends what it holds, its ids are the tracker\'s; destroy takes it out', async () => {
+    const { env, transport } = testEnv();
+    const t = start({ endpoint: '/c', flushInterval: 60_000 }, env);
+    await settle();
+    const live = (window as unknown as Record<symbol, Set<TrackerHandle>>)[TRACKERS];
+    const handle = [...live].at(-1)!;
+    expect(handle.ids()).toEqual(t.ids);
+    t.track('held');
+    expect(transport.events.filter((e: WireEvent) => e.type === 'track')).toHaveLength(0); // waiting for the 60 s batch
+    await handle.flush();
+    expect(transport.events.map((e: WireEvent) => e.type)).toEqual(['page_view', 'track']);
+    await t.destroy();
+    expect(live.has(handle)).toBe(false);
   });
 });
 
