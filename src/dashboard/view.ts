@@ -19,7 +19,6 @@ function source(s: SessionSummary): string {
 
 function flags(s: SessionSummary): string[] {
   const out: string[] = [];
-  if (s.identityId) out.push(`user ${s.identityId}`);
   if (s.pageReloaded) out.push('reloaded');
   if (s.isBot) out.push('bot');
   for (const tag of s.tags ?? []) out.push(tag);
@@ -29,7 +28,7 @@ function flags(s: SessionSummary): string[] {
 /** The table of recent sessions; a click on a row asks for its visit. */
 export function sessionsTable(sessions: SessionSummary[], selected: string | undefined, select: (visitId: string) => void): HTMLElement {
   if (!sessions.length) return h('p', { class: 'empty' }, 'No sessions in this time range yet. Open one of the examples (/examples/) or a page with the script, and they appear here within seconds.');
-  const head = ['Started', 'Visit', 'Tab', 'Device', 'Pages', 'Active', 'Duration', 'Entry page', 'Exit page', 'Source', 'Browser', 'Country', ''];
+  const head = ['Started', 'Visit', 'Tab', 'User', 'Pages', 'Active', 'Duration', 'Entry page', 'Exit page', 'Source', 'Browser', 'Country', ''];
   return h(
     'table',
     { class: 'sessions' },
@@ -42,9 +41,9 @@ export function sessionsTable(sessions: SessionSummary[], selected: string | und
           'tr',
           { 'data-visit': s.visitId ?? '', 'data-session': s.sessionId, class: s.visitId && s.visitId === selected ? 'selected' : undefined, tabindex: 0 },
           h('td', { title: s.sessionStart }, clock(s.sessionStart)),
-          h('td', {}, swatch(s.visitId), id(s.visitId)),
+          h('td', { title: `device ${s.deviceId ?? '–'}` }, swatch(s.visitId), id(s.visitId)),
           h('td', {}, id(s.tabId)),
-          h('td', {}, id(s.deviceId)),
+          h('td', { class: 'path' }, s.identityId ?? ''),
           h('td', { class: 'num' }, s.pageViewsCount ?? 0),
           h('td', { class: 'num' }, duration(s.activeTime)),
           h('td', { class: 'num' }, duration(s.duration)),
