@@ -200,6 +200,20 @@ for (const backend of backends()) {
       expect(await sessionRows(db)).toEqual(expectedRows(stored));
     });
 
+    it('a NUL only percent-decoding reveals (query parameters, UTM, referrer) is stored as U+FFFD too (found by the fuzz test)', async () => {
+      const url = 'https://shop.example/?q=a%00b&utm_source=news%00&gclid=%00';
+      const response = await send(batch([view(T0, { url, referrer: 'https://search.example/?k=%00' })]));
+      expect(response.statusCode).toBe(200);
+      const [row] = await sessionRows(db);
+      expect(row).toMatchObject({
+        initURLSearchParams: { q: 'a\ufffdb', utm_source: 'news\ufffd', gclid: '\ufffd' },
+        utmSource: ['news\ufffd'],
+        clickIds: { gclid: '\ufffd' },
+        referrerURLSearchParams: { k: '\ufffd' },
+      });
+      expect(await sessionRows(db)).toEqual(expectedRows(await storedEvents(db)));
+    });
+
     it('clamps an event stamped after its batch was sent, and drops events over 30 days old by their own clock', async () => {
       const response = await send(batch([view(T0 + 5 * MIN), ev(T0 - 31 * 24 * 60 * MIN)], 7, T0));
       expect(response.json()).toEqual({ accepted: 1, duplicates: 0, stale: 1 });

@@ -1,7 +1,7 @@
 // @vitest-environment node
 import { describe, expect, it } from 'vitest';
 import { Engine, rowKey, sessionize, sessionizeDevice, storedEvents } from '../src/server/sessionizer';
-import { cut, language, splitURL, truncateIp } from '../src/server/sessionizer/columns';
+import { cut, int, language, queryOf, smallint, splitURL, truncateIp } from '../src/server/sessionizer/columns';
 import { ev, MIN, req, T0 } from './sessionizer.helpers';
 import type { WireEvent } from '../src/protocol';
 
@@ -246,5 +246,13 @@ describe('the session row', () => {
     expect(language(undefined)).toEqual({ requestedLanguage: null, requestedRegion: null });
     expect(cut('😀'.repeat(3), 2)).toBe('😀😀');
     expect(splitURL('not a url')).toEqual({ origin: null, path: null, searchParams: null });
+  });
+
+  it('never makes what PostgreSQL would store differently: no -0, no NUL from a decoded query (both found by the fuzz test)', () => {
+    expect(Object.is(int(-0.4), 0)).toBe(true);
+    expect(Object.is(int(-0), 0)).toBe(true);
+    expect(Object.is(smallint(-0), 0)).toBe(true);
+    expect(splitURL('https://a.example/?q=%00x&%00=1').searchParams).toEqual({ q: '\ufffdx', '\ufffd': '1' });
+    expect(queryOf('https://a.example/?UTM_SOURCE=%00').get('utm_source')).toBe('\ufffd');
   });
 });

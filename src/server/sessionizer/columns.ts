@@ -11,13 +11,14 @@ export function cut(value: unknown, n: number): string | null {
 
 /** smallint: out-of-range or non-integer values are null. */
 export function smallint(value: unknown): number | null {
-  return typeof value === 'number' && Number.isInteger(value) && value >= -32768 && value <= 32767 ? value : null;
+  // `+ 0` makes -0 a 0: the database has no negative zero, so a row read back would differ.
+  return typeof value === 'number' && Number.isInteger(value) && value >= -32768 && value <= 32767 ? value + 0 : null;
 }
 
-/** integer (ms): rounded, clamped to the column's range. */
+/** integer (ms): rounded, clamped to the column's range; never -0 (Math.round(-0.4) is -0, and the database has no -0). */
 export function int(value: unknown): number | null {
   if (typeof value !== 'number' || !Number.isFinite(value)) return null;
-  return Math.max(-2147483648, Math.min(2147483647, Math.round(value)));
+  return Math.max(-2147483648, Math.min(2147483647, Math.round(value))) + 0;
 }
 
 export interface SplitURL {
@@ -37,7 +38,7 @@ export function splitURL(url: unknown): SplitURL {
   return memo(splitCache, url, () => {
     const u = parseURL(url);
     if (!u) return NO_URL;
-    const params = Object.freeze(Object.fromEntries(u.searchParams));
+    const params = Object.freeze(Object.fromEntries([...u.searchParams].map(([k, v]) => [noNul(k), noNul(v)])));
     return Object.freeze({
       origin: cut(u.origin === 'null' ? `${u.protocol}//${u.host}` : u.origin, 255),
       path: cut(u.pathname, 255),
@@ -51,12 +52,20 @@ export function queryOf(url: unknown): ReadonlyMap<string, string> {
   if (typeof url !== 'string' || !url) return NO_PARAMS;
   return memo(queryCache, url, () => {
     const out = new Map<string, string>();
-    parseURL(url)?.searchParams.forEach((value, key) => out.has(key.toLowerCase()) || out.set(key.toLowerCase(), value));
+    parseURL(url)?.searchParams.forEach((value, key) => out.has(noNul(key).toLowerCase()) || out.set(noNul(key).toLowerCase(), noNul(value)));
     return out;
   });
 }
 
 const NO_PARAMS: ReadonlyMap<string, string> = new Map();
+
+/**
+ * A decoded query parameter with U+0000 as U+FFFD. The collector replaces NUL in
+ * what it receives, but `%00` in a URL only becomes a NUL when decoded here, and
+ * PostgreSQL's text and jsonb refuse it (found by the collector's fuzz test).
+ * Decoding replaces invalid UTF-8, so no lone surrogate can appear.
+ */
+const noNul = (s: string) => (s.includes('\u0000') ? s.replaceAll('\u0000', '\ufffd') : s);
 
 function parseURL(url: string): URL | undefined {
   try {
