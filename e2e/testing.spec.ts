@@ -39,6 +39,16 @@ test('expectNothingSent: passes while consent is pending, fails once something w
   await expect(beacons.expectNothingSent()).rejects.toThrow(/expected nothing sent, but \d+ request\(s\) were: page_view/);
 });
 
+test("a request answered 'abort' (a network failure) still counts as sent, and its events come again", async ({ page, server }) => {
+  let aborted = 0;
+  const beacons = await captureBeacons(page, { respond: () => (aborted++ < 1 ? 'abort' : { status: 200 }) });
+  await page.goto(server.url('/basic.html'));
+  const view = await beacons.waitForEvent<PageViewEvent>((e) => e.type === 'page_view', { timeout: 10_000 });
+  expect(beacons.batches[0].status).toBe(0);
+  await expect(beacons.expectNothingSent()).rejects.toThrow(/expected nothing sent/);
+  await expect.poll(() => beacons.batches.some((b) => b.status === 200 && b.body.events.some((e) => e.id === view.id)), { timeout: 10_000 }).toBe(true);
+});
+
 test('answers as the test says: a 503 is retried, and each event is listed once', async ({ page, server }) => {
   let refused = 0;
   const beacons = await captureBeacons(page, { respond: () => (refused++ < 1 ? { status: 503, headers: { 'retry-after': '0' } } : { status: 200 }) });

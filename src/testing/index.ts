@@ -25,7 +25,7 @@ export interface CapturedBatch {
   body: Batch;
   /** `fetch`, or `beacon` for navigator.sendBeacon (whose answer the page never learns). */
   via: 'fetch' | 'beacon';
-  /** The status it was answered with. */
+  /** The status it was answered with; 0 for `'abort'` (a network failure). */
   status: number;
 }
 
@@ -103,8 +103,9 @@ export async function captureBeacons(target: Page | BrowserContext, options: Cap
         return await route.fulfill({ status: 400, headers: cors, contentType: 'application/json', body: JSON.stringify({ error: `not a batch: ${(error as Error).message}` }) });
       }
       const answer = options.respond?.(body) ?? { status: 200 };
+      // Recorded whatever the answer: the page sent it (expectNothingSent counts an aborted request too).
+      batches.push({ url: request.url(), capturedAt: Date.now(), body, via: request.resourceType() === 'ping' ? 'beacon' : 'fetch', status: answer === 'abort' ? 0 : answer.status });
       if (answer === 'abort') return await route.abort('failed');
-      batches.push({ url: request.url(), capturedAt: Date.now(), body, via: request.resourceType() === 'ping' ? 'beacon' : 'fetch', status: answer.status });
       await route.fulfill({
         status: answer.status,
         headers: { ...cors, ...answer.headers },
