@@ -1,6 +1,6 @@
-// A small local server for the e2e tests and `npm start`: it serves static files
+// A small local server for the e2e tests: it serves static files
 // and keeps every beacon it receives, with the time it received it. Copied in
-// spirit from web-vitals' e2e setup. Not the reference collector (issue 5).
+// spirit from web-vitals' e2e setup. Not the reference collector: a test can make it answer with faults (status, hang, reset).
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';
