@@ -1,7 +1,7 @@
 // Collector load: accepted events/s and request latency (p50, p99) of the built
 // `sessionbeacon serve` on loopback, with the embedded PGlite and with a
 // PostgreSQL server, under realistic SDK batches. Bounded in time.
-//   npm run bench:collector [-- --duration 10 --connections 16 --only pglite|postgres --lanes N --url URL]
+//   npm run bench:collector [-- --duration 10 --connections 16 --only pglite|postgres --url URL]
 // A benchmark, not a test: it prints figures and never fails. Afterwards it
 // checks that every event the collector acknowledged is in atomic.events once.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,6 @@ const { values: opts } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '16' },
     only: { type: 'string' }, // pglite | postgres
-    lanes: { type: 'string' }, // the config's writeLanes (default: the collector's)
     url: { type: 'string' }, // an already running collector (project 1 open to any origin, limits out of the way)
   },
 });
@@ -98,7 +97,7 @@ async function run(name, serveArgs, open) {
   const dir = mkdtempSync(join(tmpdir(), 'sb-load-'));
   const config = join(dir, 'config.json');
   // Limits set out of the way: this measures the collector, not its rate limiter.
-  writeFileSync(config, JSON.stringify({ projects: [{ id: 1, origins: ['*'], readTokens: [hashToken('bench')], eventsPerMinute: 1e9 }], requestsPerMinutePerIp: 1e9, ...(opts.lanes ? { writeLanes: Number(opts.lanes) } : {}) }));
+  writeFileSync(config, JSON.stringify({ projects: [{ id: 1, origins: ['*'], readTokens: [hashToken('bench')], eventsPerMinute: 1e9 }], requestsPerMinutePerIp: 1e9}));
   const server = await startServe(['--config', config, '--quiet', ...serveArgs(dir)]);
   const measured = await load(server.url);
   await server.stop();

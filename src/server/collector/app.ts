@@ -46,8 +46,7 @@ export async function createCollector(options: CollectorOptions): Promise<{ app:
   const origins = new Set(config.projects.flatMap((p) => p.origins));
   const limits = new ProjectLimits(now);
   // The engine stores what the collector gives it: IPs are truncated (or not) per project before that.
-  // One lane unless configured: more did not measure faster here (docs/collector.md, "Figures"); PGlite runs one statement at a time anyway.
-  const writer = new Writer(db, { inactivity: config.inactivity, horizon: config.horizon ?? 3_600_000, fullIp: true, lanes: config.writeLanes ?? 1 });
+  const writer = new Writer(db, { inactivity: config.inactivity, horizon: config.horizon ?? 3_600_000, fullIp: true });
 
   const app = Fastify({
     logger: options.logger ?? false,

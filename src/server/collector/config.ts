@@ -36,8 +36,6 @@ const ConfigSchema = Type.Object(
     inactivity: Type.Optional(Type.Integer({ minimum: 1 })),
     /** Devices idle this long (ms) are dropped from memory and reloaded from the database when they come back (default 1 h). */
     horizon: Type.Optional(Type.Integer({ minimum: 0 })),
-    /** Transactions written at once on a PostgreSQL server, each for its own share of the devices (default 1; docs/collector.md). */
-    writeLanes: Type.Optional(Type.Integer({ minimum: 1, maximum: 8 })),
   },
   { additionalProperties: false },
 );

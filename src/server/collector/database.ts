@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 
 /**
@@ -51,7 +50,7 @@ export async function openPostgres(url: string): Promise<Database> {
       let broken = false;
       try {
         await client.query('BEGIN');
-        const result = await work({ query: async (sql, params) => ({ rows: (await client.query(prepared(sql, params))).rows }) });
+        const result = await work({ query: async (sql, params) => ({ rows: (await client.query(sql, params as unknown[])).rows }) });
         await client.query('COMMIT');
         return result;
       } catch (error) {
@@ -65,20 +64,6 @@ export async function openPostgres(url: string): Promise<Database> {
     exec: async (sql) => void (await pool.query(sql)),
     close: () => pool.end(),
   };
-}
-
-/**
- * Writes as named prepared statements: each connection parses and plans them
- * once, not on every call (the session upsert names some 70 columns twice:
- * planning it was most of its cost). Reads are planned each time: a generic plan
- * made while a table was small (a sequential scan) would stay when it is not.
- */
-const names = new Map<string, string>();
-function prepared(text: string, values: unknown[] | undefined) {
-  if (!values?.length || !/^\s*(INSERT|DELETE)\b/.test(text)) return { text, values };
-  let name = names.get(text);
-  if (!name) names.set(text, (name = `sb_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`));
-  return { name, text, values };
 }
 
 /** `--database` given: that server; else the embedded database under `dir`. */

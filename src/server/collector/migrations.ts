@@ -93,6 +93,27 @@ export const SESSION_COLUMNS: readonly (readonly [name: string, type: string])[]
 
 const q = (name: string) => `"${name}"`;
 
+/** The reference table's columns of the session-replay product (model.md): kept in the table, never written. */
+const NOT_WRITTEN = new Set(['notes', 'companyId', 'userType', 'public', 'softDeleted', 'buildHash', 'verified', 'hasHtml', 'wisdomVersion', 'pageCreatedAt', 'softDeletedAt', 's3Bytes']);
+/** The columns the sessionizer fills: every key of a SessionRow. */
+export const WRITTEN = SESSION_COLUMNS.map(([name]) => name).filter((name) => !NOT_WRITTEN.has(name));
+
+/**
+ * Upserts session rows given as a JSON array, by primary key. A row of another
+ * device with the same key is left alone (store.ts, applyChanges, says why).
+ * It is the body of atomic.upsert_sessions (migration 2): PL/pgSQL plans it once
+ * per connection, where a statement sent each time is planned each time (on
+ * PGlite, most of its cost). A migration that adds a written column must
+ * CREATE OR REPLACE that function.
+ */
+const sessionUpsert = (rows: string) => {
+  const list = WRITTEN.map(q).join(', ');
+  return `INSERT INTO atomic.session (${list})
+    SELECT ${list} FROM jsonb_populate_recordset(NULL::atomic.session, ${rows})
+    ON CONFLICT ("projectId", "sessionStart", "sessionId") DO UPDATE SET (${list}) = ROW(${WRITTEN.map((n) => `EXCLUDED.${q(n)}`).join(', ')})
+    WHERE atomic.session."deviceId" IS NOT DISTINCT FROM EXCLUDED."deviceId"`;
+};
+
 const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   {
     version: 1,
@@ -144,6 +165,22 @@ const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
       GRANT USAGE ON SCHEMA atomic TO sessionbeacon_reader;
       GRANT SELECT ON atomic.session, atomic.events TO sessionbeacon_reader;
       GRANT EXECUTE ON FUNCTION atomic.get_user_accessible_project_id() TO sessionbeacon_reader;
+    `,
+  },
+  {
+    version: 2,
+    name: 'atomic.insert_events and atomic.upsert_sessions: the writes planned once per connection',
+    // A body's statement ends on the line of its END: migrations are split at a semicolon that ends a line.
+    sql: `
+      CREATE FUNCTION atomic.insert_events(event_rows jsonb) RETURNS TABLE (project_id integer, event_id varchar) LANGUAGE plpgsql AS $$ BEGIN
+        RETURN QUERY INSERT INTO atomic.events ("projectId", "eventId", "deviceId", "type", "eventTime", "receivedAt", "event", "request")
+          SELECT r."projectId", r."eventId", r."deviceId", r."type", r."eventTime", r."receivedAt", r."event", r."request"
+          FROM jsonb_to_recordset(event_rows) AS r("projectId" integer, "eventId" varchar(64), "deviceId" varchar(64), "type" varchar(16),
+            "eventTime" timestamptz, "receivedAt" timestamptz, "event" jsonb, "request" jsonb)
+          ON CONFLICT ("projectId", "eventId") DO NOTHING
+          RETURNING atomic.events."projectId", atomic.events."eventId"; END $$;
+      CREATE FUNCTION atomic.upsert_sessions(session_rows jsonb) RETURNS void LANGUAGE plpgsql AS $$ BEGIN ${sessionUpsert('session_rows')}; END $$;
+      REVOKE ALL ON FUNCTION atomic.insert_events(jsonb), atomic.upsert_sessions(jsonb) FROM PUBLIC;
     `,
   },
 ];

@@ -3,7 +3,7 @@ import { rowKey, type Change } from '../sessionizer/engine';
 import type { RequestMeta, StoredEvent } from '../sessionizer/request';
 import type { SessionRow } from '../sessionizer/row';
 import type { Queryable } from './database';
-import { READER_ROLE, SESSION_COLUMNS } from './migrations';
+import { READER_ROLE, WRITTEN } from './migrations';
 
 /**
  * Reads and writes of the two tables. Many rows go in one statement as one JSON
@@ -38,13 +38,9 @@ const record = (e: StoredEvent): EventRecord => ({
 /** Inserts events; returns those that were new (a retried beacon's copies are not). */
 export async function insertEvents(tx: Queryable, events: StoredEvent[]): Promise<StoredEvent[]> {
   if (!events.length) return [];
+  // atomic.insert_events (migrations.ts): ON CONFLICT DO NOTHING, returning the keys that were new.
   const { rows } = await tx.query<{ projectId: number; eventId: string }>(
-    `INSERT INTO atomic.events ("projectId", "eventId", "deviceId", "type", "eventTime", "receivedAt", "event", "request")
-     SELECT "projectId", "eventId", "deviceId", "type", "eventTime", "receivedAt", "event", "request"
-     FROM jsonb_to_recordset($1::jsonb) AS r("projectId" integer, "eventId" varchar(64), "deviceId" varchar(64), "type" varchar(16),
-       "eventTime" timestamptz, "receivedAt" timestamptz, "event" jsonb, "request" jsonb)
-     ON CONFLICT ("projectId", "eventId") DO NOTHING
-     RETURNING "projectId", "eventId"`,
+    `SELECT project_id AS "projectId", event_id AS "eventId" FROM atomic.insert_events($1::jsonb)`,
     [JSON.stringify(events.map(record))],
   );
   const inserted = new Set(rows.map((r) => `${r.projectId}\u0000${r.eventId}`));
@@ -60,11 +56,7 @@ export async function deviceEvents(tx: Queryable, projectId: number, deviceIds: 
   return rows.map(({ event, request }) => ({ projectId, event, request, time: request.receivedAt - (request.sentAt - event.ts) }));
 }
 
-/** The reference table's columns of the session-replay product (model.md): kept in the table, never written here. */
-const NOT_WRITTEN = new Set(['notes', 'companyId', 'userType', 'public', 'softDeleted', 'buildHash', 'verified', 'hasHtml', 'wisdomVersion', 'pageCreatedAt', 'softDeletedAt', 's3Bytes']);
-/** The columns the sessionizer fills: every key of a SessionRow. */
-export const WRITTEN = SESSION_COLUMNS.map(([name]) => name).filter((name) => !NOT_WRITTEN.has(name));
-const list = (names: readonly string[]) => names.map((n) => `"${n}"`).join(', ');
+export { WRITTEN };
 
 /**
  * Applies the engine's changes: deletes, then upserts by primary key. Changes to
@@ -88,14 +80,8 @@ export async function applyChanges(tx: Queryable, changes: Change[]): Promise<vo
          AND s."deviceId" IS NOT DISTINCT FROM k."deviceId"`,
       [JSON.stringify(deletes)],
     );
-  if (upserts.length)
-    await tx.query(
-      `INSERT INTO atomic.session (${list(WRITTEN)})
-       SELECT ${list(WRITTEN)} FROM jsonb_populate_recordset(NULL::atomic.session, $1::jsonb)
-       ON CONFLICT ("projectId", "sessionStart", "sessionId") DO UPDATE SET (${list(WRITTEN)}) = ROW(${WRITTEN.map((n) => `EXCLUDED."${n}"`).join(', ')})
-       WHERE atomic.session."deviceId" IS NOT DISTINCT FROM EXCLUDED."deviceId"`,
-      [JSON.stringify(upserts)],
-    );
+  // atomic.upsert_sessions (migrations.ts): the upsert by primary key, a row of another device left alone.
+  if (upserts.length) await tx.query(`SELECT atomic.upsert_sessions($1::jsonb)`, [JSON.stringify(upserts)]);
 }
 
 export interface SessionQuery {

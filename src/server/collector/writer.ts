@@ -23,68 +23,19 @@ const EVICT_EVERY = 1000;
 
 
 /**
- * The writer of a database: each device's events go to one of `lanes`
- * independent lanes (by a hash of project and device), so that transactions of
- * different devices overlap on a PostgreSQL server (one waits for its commit's
- * disk flush while the next is built). A device is only ever written by its
- * lane, so each lane's engine sees all of its devices' events. A request whose
- * events span lanes (one device per request is the rule; a crafted batch may mix)
- * is answered once every part committed; if one part fails the request gets a
- * 5xx and the parts that committed are duplicates on the retry.
- */
-export class Writer {
-  private readonly lanes: Lane[];
-
-  constructor(db: Database, options: Omit<EngineOptions, 'reload'> & { lanes?: number } = {}) {
-    const { lanes = 1, ...engine } = options;
-    this.lanes = Array.from({ length: Math.max(1, lanes) }, () => new Lane(db, engine));
-  }
-
-  /** Stores one request's events; resolves once they are committed. */
-  async write(events: StoredEvent[]): Promise<WriteResult> {
-    if (this.lanes.length === 1) return this.lanes[0].write(events);
-    const parts = new Map<Lane, StoredEvent[]>();
-    for (const e of events) {
-      const lane = this.lanes[laneOf(partitionKey(e.projectId, e.event.deviceId), this.lanes.length)];
-      parts.get(lane)?.push(e) ?? parts.set(lane, [e]);
-    }
-    const results = await Promise.all([...parts].map(([lane, part]) => lane.write(part)));
-    return results.reduce((sum, r) => ({ accepted: sum.accepted + r.accepted, duplicates: sum.duplicates + r.duplicates }), { accepted: 0, duplicates: 0 });
-  }
-
-  /** Resolves when every request queued so far is written. */
-  async idle(): Promise<void> {
-    await Promise.all(this.lanes.map((lane) => lane.idle()));
-  }
-
-  /** The engines' counters, summed over the lanes. */
-  get stats(): Record<string, number> {
-    const total: Record<string, number> = { lanes: this.lanes.length };
-    for (const lane of this.lanes) for (const [name, value] of Object.entries(lane.stats)) total[name] = (total[name] ?? 0) + value;
-    return total;
-  }
-}
-
-/** FNV-1a of the partition key: a device's lane, stable for the life of the process. */
-function laneOf(key: string, lanes: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % lanes;
-}
-
-/**
- * One lane: requests wait in a queue and are written in groups, one transaction
- * per group (group commit: many requests per disk flush). A transaction stores
- * the new events (duplicates skipped by the primary key) and applies the session
- * changes the engine computes from them, so the session rows are always those of
- * the stored events. A request is answered once its transaction committed.
+ * The one writer of a database: requests wait in a queue and are written in
+ * groups, one transaction per group (group commit: many requests per disk
+ * flush). A transaction stores the new events (duplicates skipped by the
+ * primary key) and applies the session changes the engine computes from them,
+ * so the session rows are always those of the stored events. A request is
+ * answered once its transaction committed.
  *
  * If a group fails, its devices are dropped from the engine (reloaded from the
  * database next time) and its requests are written one by one, so one bad
- * request cannot fail the others. The engine trusts that nobody else writes its
- * devices' events: one collector process per database.
+ * request cannot fail the others. One writer per database: the engine trusts
+ * that nobody else adds events.
  */
-class Lane {
+export class Writer {
   private readonly queue: Pending[] = [];
   private draining: Promise<void> | undefined;
   private readonly engine: Engine;
