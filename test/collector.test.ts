@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { WireEvent } from '../src/protocol';
 import { createCollector, hashToken, migrate, parseConfig, type CollectorConfig, type Database } from '../src/server';
 import { LATEST_VERSION, READER_ROLE } from '../src/server/collector/migrations';
-import { WRITTEN } from '../src/server/collector/store';
+import { WRITTEN } from '../src/server/collector/migrations';
 import { backends, expectedRows, sessionRows, storedEvents } from './support/databases';
 import { ev, MIN, T0, UA } from './sessionizer.helpers';
 

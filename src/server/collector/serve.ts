@@ -26,7 +26,7 @@ usage: sessionbeacon token       a new read token and the hash to put in the con
  * bundled into dist/). Run from the sources (tests), there is none.
  */
 const DASHBOARD = fileURLToPath(new URL('./dashboard/', import.meta.url));
-export const dashboardBuilt = () => existsSync(join(DASHBOARD, 'index.html'));
+const dashboardBuilt = () => existsSync(join(DASHBOARD, 'index.html'));
 
 export interface ServeOptions {
   port: number;

@@ -56,7 +56,6 @@ export async function deviceEvents(tx: Queryable, projectId: number, deviceIds: 
   return rows.map(({ event, request }) => ({ projectId, event, request, time: request.receivedAt - (request.sentAt - event.ts) }));
 }
 
-export { WRITTEN };
 
 /**
  * Applies the engine's changes: deletes, then upserts by primary key. Changes to
