@@ -9,6 +9,37 @@ export const PROTOCOL_VERSION = 1;
 /** One request body is at most this many bytes: the sendBeacon / fetch keepalive limit. */
 export const MAX_REQUEST_BYTES = 65536;
 
+/**
+ * The longest string, in UTF-16 code units, that each field keeps. The client cuts
+ * what it sends to these (`cut`, never inside a character); the collector stores a
+ * longer value cut the same way and never refuses a batch for its length
+ * (docs/protocol.md, "Limits"). IDs are the exception: an ID over `id` is refused,
+ * since cutting two IDs could make them equal.
+ */
+export const LIMITS = {
+  id: 64,
+  identityId: 256,
+  url: 8192,
+  title: 2048,
+  referrer: 8192,
+  language: 64,
+  timezoneIANA: 255,
+  utm: 512,
+  clickId: 512,
+  name: 256,
+  sdk: 64,
+  brand: 128,
+  brandVersion: 64,
+  platform: 64,
+} as const;
+
+/** `value` cut to at most `max` UTF-16 code units, never between the two halves of a surrogate pair. */
+export function cut(value: string, max: number): string {
+  if (value.length <= max) return value;
+  const last = value.charCodeAt(max - 1);
+  return value.slice(0, last >= 0xd800 && last < 0xdc00 ? max - 1 : max);
+}
+
 /** The IDs every event carries (model.md, "The IDs"). */
 export interface EventIds {
   deviceId: string;
@@ -134,8 +165,21 @@ export const EVENT_TYPES: readonly EventType[] = ['page_view', 'page_leave', 'pa
 /** Event types that are not activity (model.md): they never start or extend a visit. */
 export const PASSIVE_EVENT_TYPES: readonly EventType[] = ['page_leave', 'page_ping'];
 
-/** One request body. */
-export interface Batch {
+/** The ID fields of an event, in the order of model.md. */
+export type IdField = keyof EventIds;
+export const ID_FIELDS: readonly IdField[] = ['deviceId', 'anonymousId', 'identityId', 'visitId', 'sessionId', 'tabId', 'pageId'];
+
+/**
+ * An event as it travels: an ID that the batch carries at its top may be left
+ * out of the event (`expandEvents` puts it back). Every WireEvent is a SentEvent.
+ */
+export type SentEvent = WireEvent extends infer E ? (E extends WireEvent ? Omit<E, IdField> & Partial<EventIds> : never) : never;
+
+/**
+ * One request body. An ID that every event of the batch shares may travel once,
+ * at the top of the batch under the same name; an event's own value wins.
+ */
+export interface Batch extends Partial<EventIds> {
   v: typeof PROTOCOL_VERSION;
   projectId?: number | string;
   /** Client clock when this attempt was sent: set anew on every attempt. */
@@ -144,7 +188,24 @@ export interface Batch {
   sdk?: string;
   /** Events the client dropped since its last report (queue limits, age, refusals), first body only. */
   dropped?: number;
-  events: WireEvent[];
+  /** A batch of a cookieless tracker: no deviceId, anonymousId, visitId or sessionId; the collector derives the device. */
+  cookieless?: true;
+  events: SentEvent[];
+}
+
+/**
+ * The batch's events with the IDs it carries at its top put back into each
+ * event that lacks them (the event's own value wins): what the collector stores
+ * and sessionizes. Returns the batch's own array when nothing is shared.
+ */
+export function expandEvents(batch: Batch): WireEvent[] {
+  const shared = ID_FIELDS.filter((field) => batch[field] !== undefined);
+  if (!shared.length) return batch.events as WireEvent[];
+  return batch.events.map((event) => {
+    const out: Record<string, unknown> = { ...event };
+    for (const field of shared) out[field] ??= batch[field];
+    return out as unknown as WireEvent;
+  });
 }
 
 /** Click-id URL parameters kept on a page view (ad platforms' auto-tagging). */

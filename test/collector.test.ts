@@ -75,6 +75,25 @@ for (const backend of backends()) {
       expect(rows[0]).toMatchObject({ projectId: 7, utmSource: ['news'], ipAddress: '203.0.113.0', browserName: 'Chrome', initURLPath: '/' });
     });
 
+    it('expands IDs that travel once at the top of the batch: stored and sessionized as if on every event', async () => {
+      const events = [view(T0), ev(T0 + 1000, { tabId: 'tab2', sessionId: 'cs2' })];
+      const hoisted = {
+        ...batch(events.map(({ deviceId: _d, anonymousId: _a, visitId: _v, ...rest }) => rest as WireEvent)),
+        deviceId: events[0].deviceId,
+        anonymousId: events[0].anonymousId,
+        visitId: events[0].visitId,
+        sessionId: 'ignored: each event has its own',
+      };
+      expect((await send(hoisted)).json()).toEqual({ accepted: 2, duplicates: 0, stale: 0 });
+      const stored = await storedEvents(db);
+      expect(stored.map((e) => e.event).sort((a, b) => a.ts - b.ts)).toEqual(events);
+      expect(await sessionRows(db)).toEqual(expectedRows(stored));
+      const { deviceId: _gone, ...noDevice } = events[0];
+      const refused = await send(batch([noDevice as WireEvent]));
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json().error).toMatch(/events\/0\/deviceId: required/);
+    });
+
     it('acknowledges a retried beacon and ignores its copies: stored once, sessions unchanged', async () => {
       const body = batch([view(T0), ev(T0 + 500)]);
       expect((await send(body)).json()).toMatchObject({ accepted: 2, duplicates: 0 });

@@ -1,5 +1,5 @@
 import { vi } from 'vitest';
-import type { Batch, WireEvent } from '../src/protocol';
+import { expandEvents, type Batch, type WireEvent } from '../src/protocol';
 import type { Channel } from '../src/client/tab';
 import type { Answer } from '../src/client/transport';
 import type { TrackerEnv } from '../src/client/tracker';
@@ -133,7 +133,7 @@ export function recordingTransport() {
     fail: false,
     leaving: [] as boolean[],
     get events(): WireEvent[] {
-      return batches.flatMap((b) => b.events);
+      return batches.flatMap((b) => expandEvents(b));
     },
     send: (_url: string, body: string, leaving: boolean): Promise<Answer> => {
       t.leaving.push(leaving);

@@ -5,7 +5,7 @@
 // batch run over the same requests.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Batch, WireEvent } from '../src/protocol';
+import { expandEvents, type Batch, type WireEvent } from '../src/protocol';
 import { Engine, rowKey, sessionize, storedEvents, type ReceivedRequest, type SessionRow } from '../src/server/sessionizer';
 
 const MIN = 60_000;
@@ -78,7 +78,7 @@ function requestsOf(s: Scenario): ReceivedRequest[] {
   // Events of different devices in one batch would share a skew: keep each request to one device.
   return requests.flatMap((r) => {
     const byDevice = new Map<string, WireEvent[]>();
-    for (const e of r.body.events) byDevice.set(e.deviceId, [...(byDevice.get(e.deviceId) ?? []), e]);
+    for (const e of expandEvents(r.body)) byDevice.set(e.deviceId, [...(byDevice.get(e.deviceId) ?? []), e]);
     return [...byDevice.values()].map((events) => {
       const skew = s.devices[Number(events[0].deviceId.slice(1))].skew;
       return { ...r, receivedAt: r.body.sentAt - skew + 40, body: { ...r.body, events } };

@@ -12,7 +12,7 @@
  * types are imported.
  */
 import type { BrowserContext, Page, Route } from '@playwright/test';
-import type { Batch, WireEvent } from '../protocol';
+import { expandEvents, type Batch, type WireEvent } from '../protocol';
 import { TRACKERS } from '../client/registry';
 
 export type { Batch, WireEvent } from '../protocol';
@@ -122,7 +122,7 @@ export async function captureBeacons(target: Page | BrowserContext, options: Cap
     const seen = new Set<string>();
     const out: T[] = [];
     for (const batch of batches)
-      for (const event of batch.body.events)
+      for (const event of expandEvents(batch.body))
         if (!seen.has(event.id)) {
           seen.add(event.id);
           if (predicate(event)) out.push(event as T);

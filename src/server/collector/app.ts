@@ -3,7 +3,7 @@ import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import secureJson from 'secure-json-parse';
-import { MAX_REQUEST_BYTES, type Batch, type WireEvent } from '../../protocol';
+import { expandEvents, MAX_REQUEST_BYTES, type Batch, type WireEvent } from '../../protocol';
 import { cut, DEFAULT_GEO_HEADERS, truncateIp } from '../sessionizer/columns';
 import type { RequestMeta, StoredEvent } from '../sessionizer/request';
 import type { CollectorConfig, ProjectConfig } from './config';
@@ -122,7 +122,7 @@ export async function createCollector(options: CollectorOptions): Promise<{ app:
     };
     const events: StoredEvent[] = [];
     let stale = 0;
-    for (const event of batch.events) {
+    for (const event of expandEvents(batch)) {
       if (batch.sentAt - event.ts > MAX_EVENT_AGE) {
         stale++;
         continue;

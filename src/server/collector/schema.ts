@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { EVENT_TYPES, PROTOCOL_VERSION, type Batch, type EventType, type WireEvent } from '../../protocol';
+import { EVENT_TYPES, ID_FIELDS, PROTOCOL_VERSION, type Batch, type EventType, type SentEvent } from '../../protocol';
 
 /**
  * The wire protocol (../../protocol.ts) as TypeBox schemas: what `POST /collect`
@@ -16,17 +16,25 @@ const Count = Type.Integer({ minimum: 0, maximum: 2_147_483_647 });
 const Ms = Type.Number({ minimum: 0, maximum: 2_147_483_647 });
 const Json = Type.Record(Type.String(), Type.Unknown());
 
+const IdentityId = Type.String({ minLength: 1, maxLength: 256 });
+/** The IDs, on an event or once at the top of its batch (their presence is checked in batchProblem). */
+const ids = {
+  deviceId: Type.Optional(Id),
+  anonymousId: Type.Optional(Id),
+  identityId: Type.Optional(IdentityId),
+  visitId: Type.Optional(Id),
+  sessionId: Type.Optional(Id),
+  tabId: Type.Optional(Id),
+  pageId: Type.Optional(Id),
+};
+/** The IDs every event needs, on itself or from its batch (identityId only on identify). */
+const REQUIRED_IDS = ID_FIELDS.filter((f) => f !== 'identityId');
+
 const base = {
   id: Id,
   ts: EpochMs,
   seq: Count,
-  deviceId: Id,
-  anonymousId: Id,
-  identityId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-  visitId: Id,
-  sessionId: Id,
-  tabId: Id,
-  pageId: Id,
+  ...ids,
 };
 
 const timing = {
@@ -76,7 +84,7 @@ const report = { ...base, ...timing, activeTime: Ms, userActions: Count };
 const PageLeave = Type.Object({ ...report, type: Type.Literal('page_leave') });
 const PagePing = Type.Object({ ...report, type: Type.Literal('page_ping') });
 const Track = Type.Object({ ...base, type: Type.Literal('track'), name: Type.String({ minLength: 1, maxLength: 256 }), properties: Type.Optional(Json) });
-const Identify = Type.Object({ ...base, type: Type.Literal('identify'), identityId: Type.String({ minLength: 1, maxLength: 256 }), traits: Type.Optional(Json) });
+const Identify = Type.Object({ ...base, type: Type.Literal('identify'), traits: Type.Optional(Json) });
 
 /** At most this many events in one request (the SDK sends at most 50 by default). */
 export const MAX_EVENTS = 250;
@@ -88,6 +96,7 @@ export const BatchSchema = Type.Object({
   sentAt: EpochMs,
   sdk: Type.Optional(Text(64)),
   dropped: Type.Optional(Count),
+  ...ids,
   events: Type.Array(Type.Object({ type: Type.String() }), { minItems: 1, maxItems: MAX_EVENTS }),
 });
 
@@ -106,14 +115,18 @@ export function batchProblem(body: unknown): string | undefined {
     if (!check) return `/events/${i}/type: not an event type of version ${PROTOCOL_VERSION} (${EVENT_TYPES.join(', ')})`;
     const error = check.Check(events[i]) ? undefined : check.Errors(events[i]).First();
     if (error) return `/events/${i}${error.path}: ${error.message}`;
+    const event = events[i] as Record<string, unknown>;
+    const batch = body as Record<string, unknown>;
+    for (const f of event.type === 'identify' ? ID_FIELDS : REQUIRED_IDS)
+      if (event[f] === undefined && batch[f] === undefined) return `/events/${i}/${f}: required, on the event or once on the batch`;
   }
   return undefined;
 }
 
-// Compile-time: what the schemas accept is a Batch of WireEvents, and every event type has a schema.
+// Compile-time: what the schemas accept is a Batch of SentEvents, and every event type has a schema.
 type Accepted = Static<typeof PageView> | Static<typeof PageLeave> | Static<typeof PagePing> | Static<typeof Track> | Static<typeof Identify>;
-const accepted = (e: Accepted): WireEvent => e;
-const envelopeIsBatch = (b: Static<typeof BatchSchema> & { events: WireEvent[] }): Batch => b;
+const accepted = (e: Accepted & { identityId?: string }): SentEvent => e as SentEvent;
+const envelopeIsBatch = (b: Static<typeof BatchSchema> & { events: SentEvent[] }): Batch => b;
 const everyType: Record<EventType, TSchema> = eventSchemas;
 void accepted;
 void envelopeIsBatch;

@@ -1,4 +1,4 @@
-import type { Batch, WireEvent } from '../../protocol';
+import { expandEvents, type Batch, type WireEvent } from '../../protocol';
 
 /** One request as the collector received it: the input of the sessionizer (and one NDJSON line of `sessionize`). */
 export interface ReceivedRequest {
@@ -49,7 +49,7 @@ export function storedEvents(request: ReceivedRequest, defaultProject: number | 
   const { body, receivedAt } = request;
   const projectId = body.projectId ?? defaultProject;
   const meta: RequestMeta = { receivedAt, sentAt: body.sentAt, ip: request.ip, userAgent: request.userAgent, headers: request.headers, sdk: body.sdk };
-  return body.events.map((event) => ({ projectId, event, time: receivedAt - (body.sentAt - event.ts), request: meta }));
+  return expandEvents(body).map((event) => ({ projectId, event, time: receivedAt - (body.sentAt - event.ts), request: meta }));
 }
 
 /**

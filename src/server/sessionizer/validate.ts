@@ -27,7 +27,10 @@ export function requestProblem(value: unknown): string | undefined {
     if (!isObject(e)) return `body.events[${i}] is not an object`;
     if (!TYPES.has(e.type as string)) return `body.events[${i}].type is not an event type`;
     if (!finite(e.ts) || !finite(e.seq)) return `body.events[${i}].ts and .seq must be numbers`;
-    for (const f of ID_FIELDS) if (typeof e[f] !== 'string' || !e[f]) return `body.events[${i}].${f} must be a non-empty string`;
+    for (const f of ID_FIELDS) {
+      const id = e[f] ?? (f === 'id' ? undefined : body[f]);
+      if (typeof id !== 'string' || !id) return `body.events[${i}].${f} must be a non-empty string (or body.${f}, shared by the batch)`;
+    }
   }
   return undefined;
 }
