@@ -23,7 +23,7 @@ export default defineConfig({
     { name: 'examples', testDir: 'examples/tests', use: { baseURL: `http://127.0.0.1:${EXAMPLES_PORT}` } },
   ],
   webServer: {
-    command: `node bin/sessionbeacon.mjs serve --port ${EXAMPLES_PORT} --data ${join(tmpdir(), 'sessionbeacon-examples')} --static /examples/=examples --static /dist/=dist --quiet`,
+    command: `node packages/server/bin/sessionbeacon.mjs serve --port ${EXAMPLES_PORT} --data ${join(tmpdir(), 'sessionbeacon-examples')} --static /examples/=examples --static /dist/=dist --quiet`,
     url: `http://127.0.0.1:${EXAMPLES_PORT}/healthz`,
     reuseExistingServer: !process.env.CI,
     timeout: 60_000,

@@ -6,7 +6,28 @@ import typescript from '@rollup/plugin-typescript';
 import { dts } from 'rollup-plugin-dts';
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url)));
-const ts = () => typescript({ tsconfig: './tsconfig.json', declaration: false, sourceMap: true, include: ['src/**/*.ts'] });
+// The collector's package (packages/server/): built from src/server/ into its own dist/.
+const serverPkg = JSON.parse(readFileSync(new URL('./packages/server/package.json', import.meta.url)));
+const SERVER_DIST = 'packages/server/dist';
+const serverExternal = (id) => id.startsWith('node:') || Object.keys(serverPkg.dependencies).some((dep) => id === dep || id.startsWith(`${dep}/`));
+const serverTs = () =>
+  typescript({ tsconfig: './tsconfig.server.json', noEmit: false, declaration: false, sourceMap: true, inlineSources: true, include: ['src/server/**/*.ts', 'src/protocol.ts'] });
+/**
+ * Types for both module systems: the bundled declarations under `.d.mts` and, the
+ * same text, under `.d.cts`, so that TypeScript's node16/nodenext resolution sees
+ * CommonJS types beside a CommonJS build (a `.d.ts` beside both "masquerades").
+ */
+const dtsBoth = (options) => [
+  dts(options),
+  {
+    name: 'd-cts-copy',
+    generateBundle(_, bundle) {
+      for (const file of Object.values(bundle))
+        if (file.type === 'chunk' && file.fileName.endsWith('.d.mts')) this.emitFile({ type: 'asset', fileName: file.fileName.replace(/\.d\.mts$/, '.d.cts'), source: file.code });
+    },
+  },
+];
+const ts = () => typescript({ tsconfig: './tsconfig.json', declaration: false, sourceMap: true, inlineSources: true, include: ['src/**/*.ts'] });
 // nanoid's "browser" build uses crypto.getRandomValues; the Node one would pull in node:crypto.
 const browserResolve = () => resolve({ browser: true });
 // Members of our internal objects that never reach the wire, the public API or the
@@ -45,8 +66,8 @@ export default [
   },
   {
     input: 'src/client/index.ts',
-    output: { file: 'dist/index.d.ts', format: 'es' },
-    plugins: [dts()],
+    output: { file: 'dist/index.d.mts', format: 'es' },
+    plugins: dtsBoth(),
   },
   // examples/spa: an app importing the npm build, bundled as an app's bundler would (after dist/index.mjs above).
   {
@@ -54,23 +75,27 @@ export default [
     output: { file: 'dist/examples/spa.js', format: 'es', sourcemap: true },
     plugins: [{ name: 'sessionbeacon-from-dist', resolveId: (id) => (id === 'sessionbeacon' ? fileURLToPath(new URL('./dist/index.mjs', import.meta.url)) : null) }, browserResolve(), terser({ format: { comments: false } })],
   },
-  // sessionbeacon/testing: the Playwright helper, run in the test process (docs/testing.md).
+  // sessionbeacon/testing: the Playwright helper, run in the test process (docs/testing.md);
+  // CommonJS too, since the project `npm init playwright` makes is CommonJS.
   {
     input: 'src/testing/index.ts',
     external: (id) => id.startsWith('@playwright/'),
-    output: { file: 'dist/testing.mjs', format: 'es', sourcemap: true },
+    output: [
+      { file: 'dist/testing.mjs', format: 'es', sourcemap: true },
+      { file: 'dist/testing.cjs', format: 'cjs', sourcemap: true, exports: 'named' },
+    ],
     plugins: [ts()],
   },
   {
     input: 'src/testing/index.ts',
     external: (id) => id.startsWith('@playwright/'),
-    output: { file: 'dist/testing.d.ts', format: 'es' },
-    plugins: [dts()],
+    output: { file: 'dist/testing.d.mts', format: 'es' },
+    plugins: dtsBoth(),
   },
   // The sessions page the collector serves at / (src/dashboard/): its script, and its HTML copied beside it.
   {
     input: 'src/dashboard/main.ts',
-    output: { file: 'dist/dashboard/dashboard.js', format: 'iife', sourcemap: true },
+    output: { file: `${SERVER_DIST}/dashboard/dashboard.js`, format: 'iife', sourcemap: true },
     plugins: [
       ts(),
       terser({ ecma: 2022, format: { comments: false } }),
@@ -85,16 +110,23 @@ export default [
       },
     ],
   },
-  // The server (sessionbeacon/server) and the command line: ESM for Node 20, dependencies stay imports.
+  // The collector's package (sessionbeacon-server): its API as ESM and CommonJS for Node 20, and
+  // the command line (ESM, run by bin/sessionbeacon.mjs); its dependencies stay imports.
   {
     input: { server: 'src/server/index.ts', cli: 'src/server/cli.ts' },
-    external: (id) => id.startsWith('node:') || Object.keys(pkg.dependencies).some((dep) => id === dep || id.startsWith(`${dep}/`)),
-    output: { dir: 'dist', format: 'es', entryFileNames: '[name].mjs', chunkFileNames: 'server-[hash].mjs', sourcemap: true },
-    plugins: [typescript({ tsconfig: './tsconfig.server.json', noEmit: false, declaration: false, sourceMap: true, include: ['src/server/**/*.ts', 'src/protocol.ts'] })],
+    external: serverExternal,
+    output: { dir: SERVER_DIST, format: 'es', entryFileNames: '[name].mjs', chunkFileNames: 'server-[hash].mjs', sourcemap: true },
+    plugins: [serverTs()],
   },
   {
     input: 'src/server/index.ts',
-    output: { file: 'dist/server.d.ts', format: 'es' },
-    plugins: [dts({ tsconfig: './tsconfig.server.json' })],
+    external: serverExternal,
+    output: { file: `${SERVER_DIST}/server.cjs`, format: 'cjs', sourcemap: true, exports: 'named' },
+    plugins: [serverTs()],
+  },
+  {
+    input: 'src/server/index.ts',
+    output: { file: `${SERVER_DIST}/server.d.mts`, format: 'es' },
+    plugins: dtsBoth({ tsconfig: './tsconfig.server.json' }),
   },
 ];

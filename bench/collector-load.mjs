@@ -9,7 +9,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { hashToken, openPGlite, openPostgres } from '../dist/server.mjs';
+import { hashToken, openPGlite, openPostgres } from 'sessionbeacon-server';
 import { postgresAvailable, startPostgres, startServe } from '../test/support/processes.mjs';
 
 const { values: opts } = parseArgs({

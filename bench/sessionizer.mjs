@@ -89,7 +89,7 @@ export function workload(target, seed = 42) {
 
 /** One measurement, in this process: prints JSON. */
 async function measure(mode, size) {
-  const { sessionize, Engine, storedEvents, rowKey } = await import('../dist/server.mjs');
+  const { sessionize, Engine, storedEvents, rowKey } = await import('sessionbeacon-server');
   const { requests, events, devices } = workload(size);
   // The stand-in store holds every event, as the collector's database would: counted in the RSS.
   const before = process.resourceUsage().maxRSS;

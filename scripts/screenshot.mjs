@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, executablePath } from '../e2e/support/chromium.mjs';
-import { flushTrackers, trackerIds } from '../dist/testing.mjs';
+import { flushTrackers, trackerIds } from 'sessionbeacon/testing';
 import { startServe } from '../test/support/processes.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-screenshot-'));

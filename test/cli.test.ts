@@ -5,10 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { rowKey, sessionize, type ReceivedRequest, type SessionRow } from '../src/server/sessionizer';
 import { duration, parseArgs } from '../src/server/cli';
 import { ev, MIN, req, T0 } from './sessionizer.helpers';
+import { CLI } from './support/processes.mjs';
 
 function run(args: string[], input: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/sessionbeacon.mjs', ...args]);
+    const child = spawn(process.execPath, [CLI, ...args]);
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -53,7 +54,7 @@ describe('sessionbeacon sessionize', () => {
   });
 
   it('streams: a device idle for the horizon has its row written before the input ends', async () => {
-    const child = spawn(process.execPath, ['bin/sessionbeacon.mjs', 'sessionize', '--horizon', '1h']);
+    const child = spawn(process.execPath, [CLI, 'sessionize', '--horizon', '1h']);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stdin.write(JSON.stringify(req([ev(T0, { deviceId: 'early' })])) + '\n');
@@ -74,6 +75,14 @@ describe('sessionbeacon sessionize', () => {
       const { code, err } = await run(args, []);
       expect(code).toBe(2);
       expect(err).toContain('usage: sessionbeacon sessionize');
+    }
+  });
+
+  it('prints the usage on stdout and exits 0 when asked for help', async () => {
+    for (const [args, usage] of [[['--help'], 'usage: sessionbeacon serve'], [['-h'], 'usage: sessionbeacon sessionize'], [['serve', '--help'], 'usage: sessionbeacon serve'], [['sessionize', '--help'], 'usage: sessionbeacon sessionize']] as const) {
+      const { code, out, err } = await run([...args], []);
+      expect({ args, code, err }).toEqual({ args, code: 0, err: '' });
+      expect(out).toContain(usage);
     }
   });
 

@@ -9,6 +9,9 @@ export type { Tracker, TrackerEnv, Ids, QueuedCall } from './tracker';
 export type { TrackerOptions } from './options';
 export { SDK_VERSION } from './tracker';
 export type * from '../protocol';
+// The protocol's values, for senders and tests that build batches themselves. Named one by
+// one: `export type *` alone left them declared in the bundled types but absent at run time.
+export { PROTOCOL_VERSION, MAX_REQUEST_BYTES, LIMITS, EVENT_TYPES, PASSIVE_EVENT_TYPES, CLICK_ID_PARAMS, ID_FIELDS, cut, expandEvents } from '../protocol';
 
 const METHODS = ['track', 'page', 'identify', 'reset', 'optOut', 'optIn', 'flush', 'destroy'] as const;
 

@@ -102,7 +102,18 @@ export async function sessionizeStream(
   return 0;
 }
 
+const HELP = new Set(['--help', '-h', 'help']);
+
 export async function main(args: string[]): Promise<number> {
+  // Asking for help is not a mistake: the usage goes to stdout and the exit code is 0.
+  if (args.length === 1 && HELP.has(args[0])) {
+    process.stdout.write(`${USAGE}\n\n${SERVE_USAGE}\n`);
+    return 0;
+  }
+  if (args[0] === 'sessionize' && args.slice(1).some((a) => HELP.has(a))) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   if (args[0] === 'serve') return serveCommand(args.slice(1));
   if (args[0] === 'token') return tokenCommand();
   let parsed;

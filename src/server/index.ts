@@ -1,5 +1,5 @@
 /**
- * sessionbeacon/server: the reference collector and sessionizer, for Node.
+ * sessionbeacon-server: the reference collector and sessionizer, for Node.
  * Never imports the DOM; shares only src/protocol.ts with the client.
  */
 export * from './sessionizer';
@@ -10,3 +10,4 @@ export { openDatabase, openPGlite, openPostgres, type Database, type Queryable }
 export { migrate } from './collector/migrations';
 export { parseConfig, readConfig, hashToken, newToken, type CollectorConfig, type ProjectConfig } from './collector/config';
 export type * from '../protocol';
+export { PROTOCOL_VERSION, MAX_REQUEST_BYTES, LIMITS, EVENT_TYPES, PASSIVE_EVENT_TYPES, CLICK_ID_PARAMS, ID_FIELDS, cut, expandEvents } from '../protocol';

@@ -10,6 +10,8 @@ export interface Served {
   /** Sends `signal` (SIGTERM: a clean stop) and waits for the exit. */
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
+/** The `sessionbeacon` command of the collector's package. */
+export declare const CLI: string;
 export declare function startServe(args: string[], options?: { timeout?: number }): Promise<Served>;
 
 export declare const PG_BIN: string;

@@ -7,12 +7,15 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** The `sessionbeacon` command of the collector's package (packages/server/), as `npx sessionbeacon` runs it. */
+export const CLI = 'packages/server/bin/sessionbeacon.mjs';
+
 /**
- * Starts `node bin/sessionbeacon.mjs serve --port 0 ...args` (after `npm run
- * build`) and resolves once it listens, with its URL.
+ * Starts `node packages/server/bin/sessionbeacon.mjs serve --port 0 ...args`
+ * (after `npm run build`) and resolves once it listens, with its URL.
  */
 export function startServe(args, { timeout = 60_000 } = {}) {
-  const child = spawn(process.execPath, ['bin/sessionbeacon.mjs', 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise((resolve) => child.once('exit', resolve));
   return new Promise((resolve, reject) => {

@@ -114,6 +114,10 @@ export async function serve(options: ServeOptions): Promise<RunningCollector> {
 
 /** `sessionbeacon serve`: runs until SIGINT or SIGTERM, then closes cleanly (requests in flight are answered). */
 export async function serveCommand(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${SERVE_USAGE}\n`);
+    return 0;
+  }
   let options: ServeOptions;
   try {
     options = parseServeArgs(args);
