@@ -121,6 +121,11 @@ describe('sessionbeacon installed alone', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await consumer('sdk', { sessionbeacon: `file:${sdkTarball}` });
+    // The README's npm snippet, exactly as written there, is type-checked with the site's code.
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const snippet = /### npm\n\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(snippet).toBeTruthy();
+    writeFileSync(join(dir, 'readme.ts'), snippet!);
   }, 180_000);
 
   it('pulls no server dependency: only idb-keyval and nanoid', () => {
