@@ -5,7 +5,7 @@
 // type-check in every module mode and run. Installs come from npm's cache
 // (--prefer-offline): `npm ci` of this repository already fetched every version.
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -170,6 +170,7 @@ describe('a Playwright project (CommonJS, as npm init playwright makes it) using
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const snippet = /### In your Playwright tests[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(snippet).toBeTruthy();
+    mkdirSync(join(dir, 'tests'), { recursive: true });
     writeFileSync(join(dir, 'tests/readme.spec.ts'), snippet!);
   }, 180_000);
 
