@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { createCollector, parseConfig, type CollectorConfig, type Database } from '../src/server';
 import { DEFAULT_LIMITS } from '../src/server/collector/config';
 import { backends } from './support/databases';
-import { ev, T0 } from './sessionizer.helpers';
+import { ev } from './sessionizer.helpers';
 
 /** Short limits, so that the test waits seconds, not the defaults' tens of seconds. */
 const LIMITS = { requestTimeout: 1500, headersTimeout: 1000, keepAliveTimeout: 600, maxConnections: 6 };
