@@ -19,6 +19,9 @@ export const MAX_REQUEST_BYTES = 65536;
 export const LIMITS = {
   id: 64,
   identityId: 256,
+  /** An event type's name (the collector's atomic.events.type column): like an ID, refused when longer. */
+  type: 16,
+  navigationType: 32,
   url: 8192,
   title: 2048,
   referrer: 8192,

@@ -39,7 +39,7 @@ describe('sessionbeacon sessionize', () => {
       good,
       '{not json',
       JSON.stringify({ receivedAt: 'yesterday', body: {} }),
-      JSON.stringify({ receivedAt: 1, body: { v: 1, sentAt: 1, events: [{ id: 'x', type: 'drop_tables', ts: 1, seq: 0 }] } }),
+      JSON.stringify({ receivedAt: T0, body: { v: 1, sentAt: T0, events: [{ id: 'x', type: 7, ts: T0, seq: 0 }] } }),
       '',
       '[1,2,3]',
       good.replace('"dev1"', '""'),
@@ -48,7 +48,7 @@ describe('sessionbeacon sessionize', () => {
     expect(out.trim().split('\n')).toHaveLength(1);
     expect(err).toContain('line 2: malformed JSON');
     expect(err).toContain('line 3: receivedAt must be a number');
-    expect(err).toContain('line 4: body.events[0].type is not an event type');
+    expect(err).toContain('line 4: body.events[0].type must be a string');
     expect(err).toContain('line 6: not a JSON object');
     expect(err).toContain('line 7: body.events[0].deviceId must be a non-empty string');
   });

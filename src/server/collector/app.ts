@@ -1,19 +1,22 @@
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import secureJson from 'secure-json-parse';
-import { expandEvents, MAX_REQUEST_BYTES, type Batch, type WireEvent } from '../../protocol';
-import { cut, DEFAULT_GEO_HEADERS, truncateIp } from '../sessionizer/columns';
-import type { RequestMeta, StoredEvent } from '../sessionizer/request';
-import type { CollectorConfig, ProjectConfig } from './config';
+import { expandEvents, MAX_REQUEST_BYTES } from '../../protocol';
+import type { StoredEvent } from '../sessionizer/request';
+import { DEFAULT_LIMITS, type CollectorConfig } from './config';
 import type { Database } from './database';
+import { addDropped } from './dropped';
+import { geoHeadersOf, requestMeta } from './headers';
+import { checkedBatch, isStale, projectOf, storedForm } from './intake';
 import { ProjectLimits } from './limits';
-import { TooDeep, storable } from './sanitize';
-import { batchProblem } from './schema';
 import { readRoutes } from './reads';
 import { Refusal } from './refusal';
 import { Writer } from './writer';
+
+export { MAX_DEPTH, MAX_EVENT_AGE } from './intake';
 
 export interface CollectorOptions {
   db: Database;
@@ -28,15 +31,14 @@ export interface CollectorOptions {
   now?: () => number;
 }
 
-/** An event stamped further in the past than this, relative to its batch's sentAt, is not stored (a broken clock or a replay). */
-export const MAX_EVENT_AGE = 30 * 24 * 3_600_000;
-/** Objects and arrays nested deeper than this are refused: no event needs it. */
-export const MAX_DEPTH = 16;
-const GEO_HEADER_NAMES = [...DEFAULT_GEO_HEADERS.country, ...DEFAULT_GEO_HEADERS.region, ...DEFAULT_GEO_HEADERS.city];
+/** How often Node looks for requests over their time (its default, 30 s, would let a slow client overstay by that much). */
+const TIMEOUT_CHECK_INTERVAL = 1000;
 
 /**
  * The reference collector as a fastify app (docs/collector.md): POST /collect,
- * GET /sessions, GET /healthz, and static files for `npm start`.
+ * the read routes, GET /healthz, and static files for `npm start`. Wiring only:
+ * the rules live in intake.ts (what a batch is and what is stored of it),
+ * headers.ts (what is kept of the request), limits.ts and reads.ts.
  */
 export async function createCollector(options: CollectorOptions): Promise<{ app: FastifyInstance; writer: Writer }> {
   const { db, config } = options;
@@ -45,17 +47,32 @@ export async function createCollector(options: CollectorOptions): Promise<{ app:
   const anyOrigin = config.projects.some((p) => p.origins.includes('*'));
   const origins = new Set(config.projects.flatMap((p) => p.origins));
   const limits = new ProjectLimits(now);
-  // The engine stores what the collector gives it: IPs are truncated (or not) per project before that.
-  const writer = new Writer(db, { inactivity: config.inactivity, horizon: config.horizon ?? 3_600_000, fullIp: true });
+  const geoHeaders = geoHeadersOf(config.geoHeaders);
+  // The engine stores what the collector gives it: IPs are truncated (or not) per project before that,
+  // and only the geo headers the config trusts are kept (headers.ts).
+  const writer = new Writer(db, { inactivity: config.inactivity, horizon: config.horizon ?? 3_600_000, fullIp: true, geoHeaders });
+  const timeouts = {
+    requestTimeout: config.requestTimeout ?? DEFAULT_LIMITS.requestTimeout,
+    headersTimeout: config.headersTimeout ?? DEFAULT_LIMITS.headersTimeout,
+    keepAliveTimeout: config.keepAliveTimeout ?? DEFAULT_LIMITS.keepAliveTimeout,
+  };
 
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: MAX_REQUEST_BYTES,
     // fastify takes a hop count too (its types omit it).
     trustProxy: (config.trustProxy ?? false) as boolean,
+    // Slow clients are cut off (docs/collector.md, "Limits and timeouts"): fastify sets these two on the server,
+    // Node's http server takes the headers timeout and how often it checks.
+    requestTimeout: timeouts.requestTimeout,
+    keepAliveTimeout: timeouts.keepAliveTimeout,
+    http: { headersTimeout: timeouts.headersTimeout, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL },
+    clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => clientError(error, socket, timeouts),
     // Schemas are TypeBox's, checked in the routes: nothing is coerced or stripped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
+  // Past this many open connections new ones are closed at once, before they cost a file descriptor for long.
+  app.server.maxConnections = config.maxConnections ?? DEFAULT_LIMITS.maxConnections;
 
   // sendBeacon sends text/plain; both types are the same JSON. "__proto__" and "constructor.prototype" keys are refused (400).
   app.removeAllContentTypeParsers();
@@ -92,51 +109,44 @@ export async function createCollector(options: CollectorOptions): Promise<{ app:
     },
   });
   await app.register(rateLimit, {
-    max: config.requestsPerMinutePerIp ?? 1200,
+    max: config.requestsPerMinutePerIp ?? DEFAULT_LIMITS.requestsPerMinutePerIp,
     timeWindow: 60_000,
-    errorResponseBuilder: (_request, context) => ({ statusCode: 429, error: `too many requests from this address; try again in ${Math.ceil(context.ttl / 1000)} s` }),
+    // A Refusal, so that the error handler answers it like every other refusal ({ error }); the plugin sets Retry-After.
+    errorResponseBuilder: (_request, context) => new Refusal(429, `too many requests from this address; try again in ${Math.ceil(context.ttl / 1000)} s`),
   });
 
   app.post('/collect', async (request, reply) => {
-    const batch = checkedBatch(request.body);
-    const project = projectOf(batch, projects);
+    // The project first: an unknown one is a 404 whatever its events hold (intake.ts).
+    const project = projectOf(request.body, projects);
     const origin = request.headers.origin;
     if (origin && !project.origins.includes('*') && !project.origins.includes(origin))
       throw new Refusal(403, `origin ${origin} may not send to project ${project.id}`);
-    const wait = limits.take(project.id, batch.events.length, project.eventsPerMinute ?? 60_000);
+    const batch = checkedBatch(request.body);
+
+    const fresh = expandEvents(batch).filter((event) => !isStale(event, batch.sentAt));
+    const stale = batch.events.length - fresh.length;
+    // Stale events are not stored, so they cost nothing of the project's budget.
+    const wait = limits.take(project.id, fresh.length, project.eventsPerMinute ?? DEFAULT_LIMITS.eventsPerMinute);
     if (wait) throw new Refusal(429, `project ${project.id} is over its event rate; try again in ${wait} s`, { 'retry-after': String(wait) });
 
     const receivedAt = now();
-    const headers: Record<string, string> = {};
-    for (const name of GEO_HEADER_NAMES) {
-      const value = request.headers[name];
-      if (typeof value === 'string') headers[name] = value.slice(0, 128);
-    }
-    const meta: RequestMeta = {
-      receivedAt,
-      sentAt: batch.sentAt,
-      ip: (project.fullIp ? request.ip : truncateIp(request.ip)) ?? undefined,
-      userAgent: cut(request.headers['user-agent'], 160) ?? undefined,
-      headers,
-      sdk: batch.sdk,
-    };
-    const events: StoredEvent[] = [];
-    let stale = 0;
-    for (const event of expandEvents(batch)) {
-      if (batch.sentAt - event.ts > MAX_EVENT_AGE) {
-        stale++;
-        continue;
-      }
+    const meta = requestMeta(request, { receivedAt, batch, fullIp: project.fullIp === true, geoHeaders });
+    const events: StoredEvent[] = fresh.map((event) => {
       const stored = storedForm(event, batch.sentAt);
-      events.push({ projectId: project.id, event: stored, time: receivedAt - (batch.sentAt - stored.ts), request: meta });
-    }
-    const result = await writer.write(events);
+      return { projectId: project.id, event: stored, time: receivedAt - (batch.sentAt - stored.ts), request: meta };
+    });
+    const result = events.length ? await writer.write(events) : { accepted: 0, duplicates: 0 };
+    // Counted unless every event was already stored: a retried batch's report was counted with its first copy.
+    // The events are committed by now: a failure to count is logged, not answered with a 5xx that would resend them.
+    if (batch.dropped !== undefined && (result.accepted > 0 || !events.length))
+      await addDropped(db, project.id, receivedAt, batch.dropped).catch((error) => request.log.warn({ err: error }, 'the dropped count was not stored'));
     return reply.code(200).send({ ...result, stale });
   });
 
-  readRoutes(app, { db, projects: config.projects, now });
+  readRoutes(app, { db, projects: config.projects, now, inactivity: config.inactivity });
 
-  app.get('/healthz', async (_request, reply: FastifyReply) => {
+  // Never rate limited: a load balancer's or orchestrator's health checks come from one address, often.
+  app.get('/healthz', { config: { rateLimit: false } }, async (_request, reply: FastifyReply) => {
     try {
       await db.query('SELECT 1');
       return { ok: true, database: db.kind, ...writer.stats };
@@ -156,47 +166,20 @@ export async function createCollector(options: CollectorOptions): Promise<{ app:
   return { app, writer };
 }
 
-/** The parsed body as a batch, or a 400 that says what is wrong and where. */
-function checkedBatch(body: unknown): Batch {
-  let value: unknown;
-  try {
-    value = storable(body, MAX_DEPTH);
-  } catch (error) {
-    if (error instanceof TooDeep) throw new Refusal(400, error.message);
-    throw error;
-  }
-  if (value === undefined) throw new Refusal(400, 'a JSON batch is required (Content-Type text/plain or application/json)');
-  const problem = batchProblem(value);
-  if (problem) throw new Refusal(400, `not a version 1 batch: ${problem}`);
-  return value as Batch;
-}
-
-/** The batch's project: 400 without one, 404 for one this collector does not know. */
-function projectOf(batch: Batch, projects: Map<number, ProjectConfig>): ProjectConfig {
-  if (batch.projectId === undefined) throw new Refusal(400, 'projectId is required');
-  const id = typeof batch.projectId === 'number' ? batch.projectId : /^\d{1,10}$/.test(batch.projectId) ? Number(batch.projectId) : NaN;
-  const project = projects.get(id);
-  if (!project) throw new Refusal(404, `unknown project ${JSON.stringify(batch.projectId)}`);
-  return project;
-}
-
 /**
- * The event as stored: stamped no later than its batch was sent (a clock cannot
- * report an event before it happens; such a stamp is clamped), and a page view's
- * referrer kept only as far as the session columns keep it (origin and path, 255
- * characters each, and the query).
+ * A request that never became one (too slow, headers too large, not HTTP):
+ * answered with a JSON message like every other refusal, then closed.
  */
-function storedForm(event: WireEvent, sentAt: number): WireEvent {
-  const ts = Math.min(event.ts, sentAt);
-  if (event.type === 'page_view' && event.referrer) return { ...event, ts, referrer: referrerToStore(event.referrer) };
-  return ts === event.ts ? event : { ...event, ts };
-}
-
-function referrerToStore(referrer: string): string {
-  try {
-    const u = new URL(referrer);
-    return `${u.origin === 'null' ? `${u.protocol}//${u.host}` : u.origin}`.slice(0, 255) + u.pathname.slice(0, 255) + u.search.slice(0, 1024);
-  } catch {
-    return cut(referrer, 255) ?? ''; // in code points: a cut emoji would be a lone surrogate, which jsonb refuses
-  }
+function clientError(error: Error & { code?: string }, socket: Socket, timeouts: { requestTimeout: number; headersTimeout: number }): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', `the request did not arrive in time (headers within ${timeouts.headersTimeout} ms, all of it within ${timeouts.requestTimeout} ms)`]
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'the request headers are over 16 KiB']
+        : [400, 'Bad Request', 'not an HTTP/1.1 request'];
+  const body = JSON.stringify({ error: message });
+  if (socket.writable)
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.destroy();
 }

@@ -25,6 +25,8 @@ const Project = Type.Object(
   { additionalProperties: false },
 );
 
+const HeaderNames = Type.Array(Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' }), { maxItems: 16 });
+
 const ConfigSchema = Type.Object(
   {
     projects: Type.Array(Project, { minItems: 1 }),
@@ -32,6 +34,28 @@ const ConfigSchema = Type.Object(
     requestsPerMinutePerIp: Type.Optional(Type.Integer({ minimum: 1 })),
     /** Behind a proxy: take the client IP from X-Forwarded-For (fastify's trustProxy: true, a hop count or addresses). */
     trustProxy: Type.Optional(Type.Union([Type.Boolean(), Type.Integer({ minimum: 1 }), Type.String()])),
+    /**
+     * The proxy in front that sets the visitor's location headers, whose values
+     * are then believed: "cloudflare", "vercel", "cloudfront", or the header
+     * names of each column. Default none: a client can send any header, so
+     * without this the geo columns stay null.
+     */
+    geoHeaders: Type.Optional(
+      Type.Union([
+        Type.Literal('cloudflare'),
+        Type.Literal('vercel'),
+        Type.Literal('cloudfront'),
+        Type.Object({ country: Type.Optional(HeaderNames), region: Type.Optional(HeaderNames), city: Type.Optional(HeaderNames) }, { additionalProperties: false }),
+      ]),
+    ),
+    /** ms a request may take to arrive whole, headers and body (default 10 000): then 408 and the connection is closed. */
+    requestTimeout: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** ms a request's headers may take to arrive (default 5 000, at most requestTimeout): then 408 and closed. */
+    headersTimeout: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** ms an idle keep-alive connection stays open between requests (default 5 000). */
+    keepAliveTimeout: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Open connections at most (default 1 000); more are closed at once. Keep it under the process's open-file limit. */
+    maxConnections: Type.Optional(Type.Integer({ minimum: 1 })),
     /** A visit ends after this much inactivity, ms (default 30 minutes). */
     inactivity: Type.Optional(Type.Integer({ minimum: 1 })),
     /** Devices idle this long (ms) are dropped from memory and reloaded from the database when they come back (default 1 h). */
@@ -39,6 +63,16 @@ const ConfigSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** The defaults of the config's limits and timeouts (docs/collector.md, "Limits and timeouts"). */
+export const DEFAULT_LIMITS = {
+  requestsPerMinutePerIp: 1200,
+  eventsPerMinute: 60_000,
+  requestTimeout: 10_000,
+  headersTimeout: 5_000,
+  keepAliveTimeout: 5_000,
+  maxConnections: 1000,
+} as const;
 
 export type ProjectConfig = Static<typeof Project>;
 export type CollectorConfig = Static<typeof ConfigSchema>;
@@ -50,6 +84,8 @@ export function parseConfig(value: unknown, where = 'config'): CollectorConfig {
   const error = check.Errors(value).First();
   if (error) throw new Error(`${where}${error.path}: ${error.message}`);
   const config = value as CollectorConfig;
+  if ((config.headersTimeout ?? DEFAULT_LIMITS.headersTimeout) > (config.requestTimeout ?? DEFAULT_LIMITS.requestTimeout))
+    throw new Error(`${where}/headersTimeout: must be at most requestTimeout`);
   const ids = new Set<number>();
   for (const p of config.projects) {
     if (ids.has(p.id)) throw new Error(`${where}: project ${p.id} is listed twice`);

@@ -183,6 +183,22 @@ const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
       REVOKE ALL ON FUNCTION atomic.insert_events(jsonb), atomic.upsert_sessions(jsonb) FROM PUBLIC;
     `,
   },
+  // Version 3 is issue 12's (the fleet); the runner applies each missing version on its own, in list order.
+  {
+    version: 4,
+    name: 'atomic.dropped: the events the SDK reports it dropped, per project and day',
+    sql: `
+      CREATE TABLE atomic.dropped (
+        "projectId" integer NOT NULL,
+        "day" date NOT NULL,
+        "dropped" bigint NOT NULL,
+        PRIMARY KEY ("projectId", "day")
+      );
+      ALTER TABLE atomic.dropped ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY "Dropped__rls_1_policy" ON atomic.dropped USING ("projectId" = atomic.get_user_accessible_project_id());
+      GRANT SELECT ON atomic.dropped TO sessionbeacon_reader;
+    `,
+  },
 ];
 
 /** The role reads run as: subject to the row-level security policies. */

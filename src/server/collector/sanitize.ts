@@ -1,7 +1,7 @@
 /**
  * What JSON allows but PostgreSQL does not store: U+0000 (text and jsonb refuse
  * it) and lone UTF-16 surrogates (jsonb refuses them). Both become U+FFFD, in
- * keys and values alike (and a leading U+FEFF is dropped, see clean()), so a page title cut in the middle of an emoji does not
+ * keys and values alike (and a leading U+FEFF is dropped, see storableText()), so a page title cut in the middle of an emoji does not
  * cost the batch. Nesting deeper than `maxDepth` is refused instead: no event
  * needs it, and it is how bodies are built to hurt.
  */
@@ -17,7 +17,8 @@ const NUL = /\u0000/g;
  */
 const LEADING_BOM = /^\ufeff+/;
 
-function clean(text: string): string {
+/** `text` as PostgreSQL's text and jsonb store it: NUL and lone surrogates as U+FFFD, no leading BOM. */
+export function storableText(text: string): string {
   let out = text.isWellFormed() ? text : text.toWellFormed();
   if (out.includes('\u0000')) out = out.replace(NUL, '\ufffd');
   return out.charCodeAt(0) === 0xfeff ? out.replace(LEADING_BOM, '') : out;
@@ -25,13 +26,13 @@ function clean(text: string): string {
 
 /** A copy of a parsed JSON value with every string storable; throws TooDeep past `maxDepth` levels of objects and arrays. */
 export function storable(value: unknown, maxDepth: number, depth = 0): unknown {
-  if (typeof value === 'string') return clean(value);
+  if (typeof value === 'string') return storableText(value);
   if (typeof value !== 'object' || value === null) return value;
   if (depth >= maxDepth) throw new TooDeep(`nested deeper than ${maxDepth} levels`);
   if (Array.isArray(value)) return value.map((v) => storable(v, maxDepth, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value))
     // defineProperty: a "__proto__" key stays a key (as JSON.parse made it), never a prototype.
-    Object.defineProperty(out, clean(key), { value: storable(v, maxDepth, depth + 1), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, storableText(key), { value: storable(v, maxDepth, depth + 1), enumerable: true, writable: true, configurable: true });
   return out;
 }

@@ -1,22 +1,30 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { EVENT_TYPES, ID_FIELDS, PROTOCOL_VERSION, type Batch, type EventType, type SentEvent } from '../../protocol';
+import { ID_FIELDS, LIMITS, PROTOCOL_VERSION, type Batch, type EventType, type SentEvent } from '../../protocol';
 
 /**
  * The wire protocol (../../protocol.ts) as TypeBox schemas: what `POST /collect`
- * accepts. Compile-time checks at the end keep the two in step. Unknown fields
- * are allowed and kept (a newer SDK may send more), never coerced: "7" is not 7.
+ * accepts (docs/collector.md, "What a batch must hold").
+ *
+ * Only what the contract requires is required: an event's id, type, ts, seq and
+ * IDs (on the event or once on its batch). Every other field is optional, and a
+ * field that is present must have its type (never coerced: "7" is not 7). Strings
+ * have no maximum here: the collector stores a longer one cut to its limit in
+ * LIMITS (intake.ts), it never refuses a batch for one. IDs and the type are the
+ * exception: longer than their limit they are refused, since cutting two of them
+ * could make them equal. Numbers are any finite JSON number: the session row
+ * clamps them or sets them NULL per column (docs/sessionizer.md). Unknown fields
+ * are allowed and kept (a newer SDK may send more), and so are unknown event types.
  */
 
 /** Epoch ms between 2000 and 2100: anything else is a broken clock or a forged body. */
 const EpochMs = Type.Number({ minimum: 946_684_800_000, maximum: 4_102_444_800_000 });
-const Id = Type.String({ minLength: 1, maxLength: 64 });
-const Text = (maxLength: number) => Type.String({ maxLength });
-const Count = Type.Integer({ minimum: 0, maximum: 2_147_483_647 });
-const Ms = Type.Number({ minimum: 0, maximum: 2_147_483_647 });
-const Json = Type.Record(Type.String(), Type.Unknown());
+const Id = Type.String({ minLength: 1, maxLength: LIMITS.id });
+const Text = Type.Optional(Type.String());
+const Num = Type.Optional(Type.Number());
+const Json = Type.Optional(Type.Record(Type.String(), Type.Unknown()));
 
-const IdentityId = Type.String({ minLength: 1, maxLength: 256 });
+const IdentityId = Type.String({ minLength: 1, maxLength: LIMITS.identityId });
 /** The IDs, on an event or once at the top of its batch (their presence is checked in batchProblem). */
 const ids = {
   deviceId: Type.Optional(Id),
@@ -27,64 +35,55 @@ const ids = {
   tabId: Type.Optional(Id),
   pageId: Type.Optional(Id),
 };
-/** The IDs every event needs, on itself or from its batch (identityId only on identify). */
+/** The IDs every event needs, on itself or from its batch. identityId is there once known: never required. */
 const REQUIRED_IDS = ID_FIELDS.filter((f) => f !== 'identityId');
 
+/** What every event has; an event of a type this version does not know is checked against this alone. */
 const base = {
   id: Id,
+  type: Type.String({ minLength: 1, maxLength: LIMITS.type }),
   ts: EpochMs,
-  seq: Count,
+  /** Per-tab counter: any non-negative integer (it only orders events of one millisecond). */
+  seq: Type.Integer({ minimum: 0 }),
   ...ids,
 };
-
-const timing = {
-  domInteractive: Type.Optional(Ms),
-  domContentLoaded: Type.Optional(Ms),
-  load: Type.Optional(Ms),
-};
+const Base = Type.Object(base);
 
 const PageView = Type.Object({
   ...base,
-  type: Type.Literal('page_view'),
-  url: Text(8192),
-  title: Text(2048),
-  referrer: Type.Optional(Text(8192)),
-  navigationType: Type.Union([
-    Type.Literal('navigate'),
-    Type.Literal('reload'),
-    Type.Literal('back_forward'),
-    Type.Literal('prerender'),
-    Type.Literal('back_forward_cache'),
-    Type.Literal('route'),
-  ]),
-  screenWidth: Type.Optional(Type.Number()),
-  screenHeight: Type.Optional(Type.Number()),
-  maxTouchPoints: Type.Optional(Type.Number()),
-  language: Type.Optional(Text(64)),
-  timezoneIANA: Type.Optional(Text(255)),
-  timezoneOffset: Type.Optional(Type.Number({ minimum: -1440, maximum: 1440 })),
-  utmSource: Type.Optional(Text(512)),
-  utmMedium: Type.Optional(Text(512)),
-  utmCampaign: Type.Optional(Text(512)),
-  utmTerm: Type.Optional(Text(512)),
-  utmContent: Type.Optional(Text(512)),
-  utmId: Type.Optional(Text(512)),
-  clickIds: Type.Optional(Type.Record(Type.String(), Text(512))),
+  url: Text,
+  title: Text,
+  referrer: Text,
+  /** Any string: the six of protocol.ts mean what it says; any other (or none) is read as a document load. */
+  navigationType: Text,
+  screenWidth: Num,
+  screenHeight: Num,
+  maxTouchPoints: Num,
+  language: Text,
+  timezoneIANA: Text,
+  timezoneOffset: Num,
+  utmSource: Text,
+  utmMedium: Text,
+  utmCampaign: Text,
+  utmTerm: Text,
+  utmContent: Text,
+  utmId: Text,
+  clickIds: Type.Optional(Type.Record(Type.String(), Type.String())),
   userAgentData: Type.Optional(
     Type.Object({
-      brands: Type.Array(Type.Object({ brand: Text(128), version: Text(64) }), { maxItems: 16 }),
-      mobile: Type.Boolean(),
-      platform: Text(64),
+      brands: Type.Optional(Type.Array(Type.Object({ brand: Text, version: Text }))),
+      mobile: Type.Optional(Type.Boolean()),
+      platform: Text,
     }),
   ),
-  automation: Type.Optional(Type.Literal(true)),
+  automation: Type.Optional(Type.Boolean()),
 });
 
-const report = { ...base, ...timing, activeTime: Ms, userActions: Count };
-const PageLeave = Type.Object({ ...report, type: Type.Literal('page_leave') });
-const PagePing = Type.Object({ ...report, type: Type.Literal('page_ping') });
-const Track = Type.Object({ ...base, type: Type.Literal('track'), name: Type.String({ minLength: 1, maxLength: 256 }), properties: Type.Optional(Json) });
-const Identify = Type.Object({ ...base, type: Type.Literal('identify'), traits: Type.Optional(Json) });
+const report = { ...base, activeTime: Num, userActions: Num, domInteractive: Num, domContentLoaded: Num, load: Num };
+const PageLeave = Type.Object(report);
+const PagePing = Type.Object(report);
+const Track = Type.Object({ ...base, name: Text, properties: Json });
+const Identify = Type.Object({ ...base, traits: Json });
 
 /** At most this many events in one request (the SDK sends at most 50 by default). */
 export const MAX_EVENTS = 250;
@@ -94,39 +93,39 @@ export const BatchSchema = Type.Object({
   v: Type.Literal(PROTOCOL_VERSION),
   projectId: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 2_147_483_647 }), Type.String({ minLength: 1, maxLength: 64 })])),
   sentAt: EpochMs,
-  sdk: Type.Optional(Text(64)),
-  dropped: Type.Optional(Count),
+  sdk: Text,
+  /** Events the client dropped: counted per project and day (dropped.ts); any number, a negative one counts nothing. */
+  dropped: Num,
   ...ids,
-  events: Type.Array(Type.Object({ type: Type.String() }), { minItems: 1, maxItems: MAX_EVENTS }),
+  events: Type.Array(Type.Object({ type: Type.Unknown() }), { maxItems: MAX_EVENTS }),
 });
 
 const eventSchemas = { page_view: PageView, page_leave: PageLeave, page_ping: PagePing, track: Track, identify: Identify };
 const envelope = TypeCompiler.Compile(BatchSchema);
-const checks = new Map<string, TypeCheck<TSchema>>(EVENT_TYPES.map((t) => [t, TypeCompiler.Compile(eventSchemas[t])]));
+const checks = new Map<string, TypeCheck<TSchema>>(Object.entries(eventSchemas).map(([t, s]) => [t, TypeCompiler.Compile(s)]));
+const baseCheck = TypeCompiler.Compile(Base);
 
 /** Why a parsed body is not a batch ("/events/3/ts: Expected number"), or undefined when it is one. */
 export function batchProblem(body: unknown): string | undefined {
   // Check() is the compiled test; Errors() walks the schema again, so it runs only to explain a failure.
   const first = envelope.Check(body) ? undefined : envelope.Errors(body).First();
   if (first) return `${first.path || '/'}: ${first.message}`;
-  const events = (body as { events: { type: string }[] }).events;
+  const batch = body as Record<string, unknown> & { events: Record<string, unknown>[] };
+  const events = batch.events;
   for (let i = 0; i < events.length; i++) {
-    const check = checks.get(events[i].type);
-    if (!check) return `/events/${i}/type: not an event type of version ${PROTOCOL_VERSION} (${EVENT_TYPES.join(', ')})`;
-    const error = check.Check(events[i]) ? undefined : check.Errors(events[i]).First();
+    const event = events[i];
+    const check = (typeof event.type === 'string' && Object.hasOwn(eventSchemas, event.type) && checks.get(event.type)) || baseCheck;
+    const error = check.Check(event) ? undefined : check.Errors(event).First();
     if (error) return `/events/${i}${error.path}: ${error.message}`;
-    const event = events[i] as Record<string, unknown>;
-    const batch = body as Record<string, unknown>;
-    for (const f of event.type === 'identify' ? ID_FIELDS : REQUIRED_IDS)
-      if (event[f] === undefined && batch[f] === undefined) return `/events/${i}/${f}: required, on the event or once on the batch`;
+    for (const f of REQUIRED_IDS) if (event[f] === undefined && batch[f] === undefined) return `/events/${i}/${f}: required, on the event or once on the batch`;
   }
   return undefined;
 }
 
-// Compile-time: what the schemas accept is a Batch of SentEvents, and every event type has a schema.
+// Compile-time: what the schemas accept overlaps a Batch of SentEvents, and every event type of version 1 has a schema.
 type Accepted = Static<typeof PageView> | Static<typeof PageLeave> | Static<typeof PagePing> | Static<typeof Track> | Static<typeof Identify>;
-const accepted = (e: Accepted & { identityId?: string }): SentEvent => e as SentEvent;
-const envelopeIsBatch = (b: Static<typeof BatchSchema> & { events: SentEvent[] }): Batch => b;
+const accepted = (e: Accepted): SentEvent => e as SentEvent;
+const envelopeIsBatch = (b: Static<typeof BatchSchema>): Batch => b as Batch;
 const everyType: Record<EventType, TSchema> = eventSchemas;
 void accepted;
 void envelopeIsBatch;

@@ -1,4 +1,4 @@
-import type { VisitPage, WireEvent } from '../../protocol';
+import type { WireEvent } from '../../protocol';
 import { rowKey, type Change } from '../sessionizer/engine';
 import type { RequestMeta, StoredEvent } from '../sessionizer/request';
 import type { SessionRow } from '../sessionizer/row';
@@ -117,48 +117,7 @@ export function sessionRow(row: Record<string, unknown>): SessionRow {
 }
 
 /** Makes the rest of the transaction read as the reader role, scoped to one project by the row-level security policies. */
-async function readAs(tx: Queryable, projectId: number): Promise<void> {
+export async function readAs(tx: Queryable, projectId: number): Promise<void> {
   await tx.query(`SET LOCAL ROLE ${READER_ROLE}`);
   await tx.query(`SELECT set_config('app.project_id', $1, true)`, [String(projectId)]);
-}
-
-export interface Visit {
-  /** The visit's session rows (one per tab and inactivity period), oldest first. */
-  sessions: SessionRow[];
-  /** Its page views, oldest first (at most 1 000). */
-  pages: VisitPage[];
-}
-
-/** A visit of one project: its session rows and its pages, read as the reader role like readSessions. */
-export async function readVisit(tx: Queryable, projectId: number, visitId: string): Promise<Visit> {
-  await readAs(tx, projectId);
-  const sessions = (
-    await tx.query<Record<string, unknown>>(
-      `SELECT ${SESSION_SELECT} FROM atomic.session WHERE "projectId" = $1 AND "visitId" = $2 ORDER BY "sessionStart", "sessionId" LIMIT 1000`,
-      [projectId, visitId],
-    )
-  ).rows.map(sessionRow);
-  const devices = [...new Set(sessions.map((s) => s.deviceId).filter((d): d is string => !!d))];
-  if (!devices.length) return { sessions, pages: [] };
-  // The events are found by device (indexed), then by visit; a page's activeTime is cumulative, so its largest report is the latest.
-  const { rows } = await tx.query<Record<string, unknown>>(
-    `WITH e AS (
-       SELECT "type", "eventTime", "event" FROM atomic.events
-       WHERE "projectId" = $1 AND "deviceId" = ANY($2::text[]) AND "event"->>'visitId' = $3
-     ), per_page AS (
-       SELECT "event"->>'pageId' AS "pageId", max("eventTime") AS "end",
-         max(("event"->>'activeTime')::double precision) FILTER (WHERE "type" IN ('page_ping', 'page_leave')) AS "activeTime"
-       FROM e GROUP BY 1
-     )
-     SELECT v."event"->>'pageId' AS "pageId", v."event"->>'tabId' AS "tabId", v."event"->>'sessionId' AS "sessionId",
-       v."event"->>'url' AS "url", v."event"->>'title' AS "title", v."event"->>'navigationType' AS "navigationType",
-       v."eventTime" AS "start", p."end", round(p."activeTime")::integer AS "activeTime"
-     FROM e v JOIN per_page p ON p."pageId" = v."event"->>'pageId'
-     WHERE v."type" = 'page_view'
-     ORDER BY v."eventTime", (v."event"->>'seq')::double precision LIMIT 1000`,
-    [projectId, devices, visitId],
-  );
-  const iso = (t: unknown) => (t instanceof Date ? t.toISOString() : String(t));
-  const pages = rows.map((r) => ({ ...r, start: iso(r.start), end: iso(r.end) }) as VisitPage);
-  return { sessions, pages };
 }

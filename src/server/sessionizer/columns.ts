@@ -15,10 +15,29 @@ export function smallint(value: unknown): number | null {
   return typeof value === 'number' && Number.isInteger(value) && value >= -32768 && value <= 32767 ? value + 0 : null;
 }
 
-/** integer (ms): rounded, clamped to the column's range; never -0 (Math.round(-0.4) is -0, and the database has no -0). */
+/** The integer column's range (PostgreSQL's int4). */
+export const INT_MAX = 2_147_483_647;
+const INT_MIN = -2_147_483_648;
+
+/**
+ * integer: rounded, clamped to the column's range (a sum or a difference past it
+ * is stored as the bound, not refused); never -0 (Math.round(-0.4) is -0, and the
+ * database has no -0). Not a number, or NaN: null. Infinity is the bound.
+ */
 export function int(value: unknown): number | null {
-  if (typeof value !== 'number' || !Number.isFinite(value)) return null;
-  return Math.max(-2147483648, Math.min(2147483647, Math.round(value))) + 0;
+  if (typeof value !== 'number' || Number.isNaN(value)) return null;
+  return Math.max(INT_MIN, Math.min(INT_MAX, Math.round(value))) + 0;
+}
+
+/** A duration or count reported by the client (ms, clicks): a finite number of at least 0, else null; at most INT_MAX. */
+export function nonNegative(value: unknown): number | null {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return null;
+  return Math.min(INT_MAX, Math.round(value)) + 0;
+}
+
+/** Minutes east of UTC: a finite number from -1440 to 1440 (a day either way), else null. */
+export function offsetMinutes(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= 1440 ? value + 0 : null;
 }
 
 export interface SplitURL {
@@ -65,7 +84,7 @@ const NO_PARAMS: ReadonlyMap<string, string> = new Map();
  * PostgreSQL's text and jsonb refuse it (found by the collector's fuzz test).
  * Decoding replaces invalid UTF-8, so no lone surrogate can appear.
  */
-const noNul = (s: string) => (s.includes('\u0000') ? s.replaceAll('\u0000', '\ufffd') : s);
+export const noNul = (s: string): string => (s.includes('\u0000') ? s.replaceAll('\u0000', '\ufffd') : s);
 
 function parseURL(url: string): URL | undefined {
   try {
@@ -100,7 +119,10 @@ const DOTTED = /^((?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){2}(?:25[0-5]|2[0-4]\
 /**
  * Truncates an IP address: /24 for IPv4 (1.2.3.4 -> 1.2.3.0), /48 for IPv6
  * (2001:db8:1:2::5 -> 2001:db8:1::). IPv4-mapped IPv6 is treated as IPv4.
- * Returns null for anything that is not an IP address.
+ * Returns null for anything that is not an IP address, and the address as the
+ * inet column gives it back (PostgreSQL's text form: "::1", not "0:0:0:0:0:0:0:1";
+ * "1.2.3.4", not "01.2.3.4"), so that a row compares equal once stored (found by
+ * the collector's fuzz test).
  */
 export function truncateIp(ip: string | undefined, full = false): string | null {
   if (!ip) return null;
@@ -111,12 +133,38 @@ export function truncateIp(ip: string | undefined, full = false): string | null 
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(v4)) {
     const parts = v4.split('.').map(Number);
     if (parts.some((p) => p > 255)) return null;
-    return full ? v4 : `${parts[0]}.${parts[1]}.${parts[2]}.0`;
+    return full ? parts.join('.') : `${parts[0]}.${parts[1]}.${parts[2]}.0`;
   }
   const groups = expandIpv6(ip);
   if (!groups) return null;
-  if (full) return ip.toLowerCase();
-  return `${groups.slice(0, 3).map((g) => g.toString(16)).join(':')}::`;
+  return ipv6Text(full ? groups : [...groups.slice(0, 3), 0, 0, 0, 0, 0]);
+}
+
+/**
+ * An IPv6 address as PostgreSQL writes an inet (its inet_net_ntop, after BIND's):
+ * the first longest run of two or more zero groups as "::", and an IPv4-compatible
+ * or IPv4-mapped address with its last 32 bits dotted.
+ */
+function ipv6Text(words: number[]): string {
+  let base = -1;
+  let len = 0;
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > len) [base, len] = [i, j - i];
+    i = j;
+  }
+  if (len < 2) return words.map((w) => w.toString(16)).join(':');
+  const hex = (from: number, to: number) => words.slice(from, to).map((w) => w.toString(16)).join(':');
+  if (base === 0 && (len === 6 || (len === 5 && words[5] === 0xffff))) {
+    const dotted = [words[6] >> 8, words[6] & 255, words[7] >> 8, words[7] & 255].join('.');
+    return len === 6 ? `::${dotted}` : `::ffff:${dotted}`;
+  }
+  return `${hex(0, base)}::${hex(base + len, 8)}`;
 }
 
 function expandIpv6(ip: string): number[] | undefined {
@@ -132,12 +180,26 @@ function expandIpv6(ip: string): number[] | undefined {
 
 /** Where the geo columns come from: the first present header of each list (lower-case names). */
 export interface GeoHeaders {
-  country: string[];
-  region: string[];
-  city: string[];
+  country: readonly string[];
+  region: readonly string[];
+  city: readonly string[];
 }
 
-/** Headers set by common CDNs and platforms (Cloudflare, Vercel, CloudFront, Fastly-style). */
+/**
+ * The location headers each CDN or platform sets (and overwrites, so that a
+ * client cannot choose them): Cloudflare's visitor location headers, Vercel's,
+ * CloudFront's viewer headers. The collector believes only those its config names.
+ */
+export const GEO_HEADER_PRESETS = {
+  cloudflare: { country: ['cf-ipcountry'], region: ['cf-region-code'], city: ['cf-ipcity'] },
+  vercel: { country: ['x-vercel-ip-country'], region: ['x-vercel-ip-country-region'], city: ['x-vercel-ip-city'] },
+  cloudfront: { country: ['cloudfront-viewer-country'], region: ['cloudfront-viewer-country-region'], city: ['cloudfront-viewer-city'] },
+} as const satisfies Record<string, GeoHeaders>;
+
+/**
+ * What the sessionizer reads when not told (`sessionize`, whose input is a
+ * collector's own log): the presets' headers and Fastly-style x-* names.
+ */
 export const DEFAULT_GEO_HEADERS: GeoHeaders = {
   country: ['cf-ipcountry', 'x-vercel-ip-country', 'cloudfront-viewer-country', 'x-country-code'],
   region: ['x-vercel-ip-country-region', 'cloudfront-viewer-country-region', 'cf-region-code', 'x-region-code'],
@@ -145,15 +207,18 @@ export const DEFAULT_GEO_HEADERS: GeoHeaders = {
 };
 
 export function geo(headers: Record<string, string | undefined> | undefined, names: GeoHeaders) {
-  const first = (list: string[]) => {
+  const first = (list: readonly string[]) => {
     for (const name of list) {
       const value = headers?.[name];
-      if (value) {
+      if (typeof value === 'string' && value) {
+        let decoded = value;
         try {
-          return decodeURIComponent(value); // Vercel URI-encodes city names
+          decoded = decodeURIComponent(value); // Vercel URI-encodes city names
         } catch {
-          return value;
+          // not URI-encoded: the value as sent
         }
+        // "%00" decodes to a NUL, which PostgreSQL's text refuses (docs/sessionizer.md); decoding makes no lone surrogate.
+        return noNul(decoded);
       }
     }
     return undefined;

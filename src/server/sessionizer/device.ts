@@ -1,4 +1,4 @@
-import { PASSIVE_EVENT_TYPES } from '../../protocol';
+import { EVENT_TYPES, PASSIVE_EVENT_TYPES } from '../../protocol';
 import { byEventOrder, type StoredEvent } from './request';
 import { cut } from './columns';
 import { buildRow, type RowOptions, type SessionRow } from './row';
@@ -34,8 +34,16 @@ export function sessionizeDevice(
   options: SessionizeOptions = {},
   /** Rows of earlier runs (the engine's): sessions whose events are the same objects are not rebuilt. */
   cache?: RowCache,
-): { rows: SessionRow[]; disagreements: Disagreements } {
+): Sessionized {
   return sessionizeSorted([...events].sort(byEventOrder), options, cache);
+}
+
+/** The rows of a device, the events each row was built from (same index), and the disagreements. */
+export interface Sessionized {
+  rows: SessionRow[];
+  /** The events of each row, in rule-4 order: the grouping the rows were built by (GET /visits reads its pages from it). */
+  sessions: StoredEvent[][];
+  disagreements: Disagreements;
 }
 
 /** sessionizeDevice over events already in rule-4 order (the engine keeps them so: no sort per request). */
@@ -43,13 +51,13 @@ export function sessionizeSorted(
   sorted: readonly StoredEvent[],
   options: SessionizeOptions = {},
   cache?: RowCache,
-): { rows: SessionRow[]; disagreements: Disagreements } {
+): Sessionized {
   const inactivity = options.inactivity ?? DEFAULT_INACTIVITY;
   const n = sorted.length;
   const active = new Uint8Array(n);
   let anyActivity = false;
   for (let i = 0; i < n; i++)
-    if (!PASSIVE.has(sorted[i].event.type)) {
+    if (ACTIVE.has(sorted[i].event.type)) {
       active[i] = 1;
       anyActivity = true;
     }
@@ -122,6 +130,7 @@ export function sessionizeSorted(
   for (const set of serverVisitsOfClientVisit.values()) if (set.size > 1) disagreements.visitsSplit++;
 
   const rows: SessionRow[] = [];
+  const sessions: StoredEvent[][] = [];
   const keys = new Set<string>();
   const kept: RowCache = new Map();
   for (const [v, list] of order) {
@@ -142,12 +151,13 @@ export function sessionizeSorted(
     if (sessionId !== row.sessionId) row = { ...row, sessionId };
     keys.add(`${row.sessionStart}\u0000${row.sessionId}`);
     rows.push(row);
+    sessions.push(list);
   }
   if (cache) {
     cache.clear();
     for (const [first, entry] of kept) cache.set(first, entry);
   }
-  return { rows, disagreements };
+  return { rows, sessions, disagreements };
 }
 
 /** The identityId of a session's last identify, when its anonymousId was never stitched. */
@@ -169,4 +179,9 @@ function sameEvents(a: StoredEvent[], b: StoredEvent[]): boolean {
  */
 export type RowCache = Map<StoredEvent, { events: StoredEvent[]; visitId: string; identityId: string | undefined; row: SessionRow }>;
 
-const PASSIVE = new Set<string>(PASSIVE_EVENT_TYPES);
+/**
+ * Activity (model.md): page views, tracks, identifies. Reports are not, and
+ * neither is a type this version does not know (a newer SDK's): stored, it joins
+ * its page's visit like a report and never starts or extends one.
+ */
+const ACTIVE = new Set<string>(EVENT_TYPES.filter((t) => !PASSIVE_EVENT_TYPES.includes(t)));

@@ -1,5 +1,5 @@
 import { CLICK_ID_PARAMS, type PageLeaveEvent, type PagePingEvent, type PageViewEvent, type WireEvent } from '../../protocol';
-import { cut, DEFAULT_GEO_HEADERS, geo, int, language, queryOf, smallint, splitURL, truncateIp, type GeoHeaders } from './columns';
+import { cut, DEFAULT_GEO_HEADERS, geo, int, INT_MAX, language, nonNegative, offsetMinutes, queryOf, smallint, splitURL, truncateIp, type GeoHeaders } from './columns';
 import type { StoredEvent } from './request';
 import { device } from './ua';
 
@@ -135,24 +135,25 @@ export function buildRow(events: StoredEvent[], visitId: string, identityId: str
   const lastView = views[views.length - 1] as PageViewEvent | undefined;
 
   // activeTime and user actions are cumulative per page: the largest report of each page counts.
+  // Each is within 0..INT_MAX, so their sums stay exact doubles; the columns clamp the sums (docs/sessionizer.md).
   const perPage = new Map<string, { activeTime: number; userActions: number }>();
   for (const e of all.filter(isReport)) {
     const page = perPage.get(e.pageId) ?? { activeTime: 0, userActions: 0 };
-    page.activeTime = Math.max(page.activeTime, Number(e.activeTime) || 0);
-    page.userActions = Math.max(page.userActions, Number(e.userActions) || 0);
+    page.activeTime = Math.max(page.activeTime, nonNegative(e.activeTime) ?? 0);
+    page.userActions = Math.max(page.userActions, nonNegative(e.userActions) ?? 0);
     perPage.set(e.pageId, page);
   }
   const reports = [...perPage.values()];
 
   // Navigation timing of the session's first document load (not a route change or a cache restore).
   const load = views.find((v) => v.navigationType !== 'route' && v.navigationType !== 'back_forward_cache');
-  const timing = load ? all.filter(isReport).find((e) => e.pageId === load.pageId && typeof e.load === 'number') : undefined;
+  const timing = load ? all.filter(isReport).find((e) => e.pageId === load.pageId && nonNegative(e.load) !== null) : undefined;
 
   const init = splitURL(firstView?.url);
   const exit = splitURL(lastView?.url);
   const referrer = splitURL(firstView?.referrer);
   const external = !!referrer.origin && referrer.origin !== init.origin;
-  const offset = typeof firstView?.timezoneOffset === 'number' ? firstView.timezoneOffset : null;
+  const offset = offsetMinutes(firstView?.timezoneOffset);
   const firstRequest = (events.find((s) => s.request.ip || s.request.userAgent) ?? first).request;
   const traits = Object.assign({}, ...all.map((e) => (e.type === 'identify' && e.traits) || {})) as Record<string, unknown>;
 
@@ -169,7 +170,7 @@ export function buildRow(events: StoredEvent[], visitId: string, identityId: str
     sessionStart: new Date(first.time).toISOString(),
     sessionEnd: new Date(last.time).toISOString(),
     duration: int(last.time - first.time) ?? 0,
-    activeTime: reports.length ? int(reports.reduce((n, p) => n + p.activeTime, 0)) : null,
+    activeTime: reports.length ? Math.min(INT_MAX, reports.reduce((n, p) => n + p.activeTime, 0)) : null,
     ...localTime(first.time, offset),
     timezoneOffset: offset === null ? null : int(offset),
     timezoneIANA: cut(firstView?.timezoneIANA, 255),
@@ -204,11 +205,11 @@ export function buildRow(events: StoredEvent[], visitId: string, identityId: str
     exitURLSearchParams: exit.searchParams,
     // Any reload of the session, not only its first load: a person who reloaded a page reloaded it (docs/sessionizer.md).
     pageReloaded: load ? views.some((v) => v.navigationType === 'reload') : null,
-    domInteractive: timing ? int(timing.domInteractive) : null,
-    domContentLoaded: timing ? int(timing.domContentLoaded) : null,
-    load: timing ? int(timing.load) : null,
-    userActionsCount: reports.reduce((n, p) => n + p.userActions, 0),
-    pageViewsCount: views.length,
+    domInteractive: timing ? nonNegative(timing.domInteractive) : null,
+    domContentLoaded: timing ? nonNegative(timing.domContentLoaded) : null,
+    load: timing ? nonNegative(timing.load) : null,
+    userActionsCount: Math.min(INT_MAX, reports.reduce((n, p) => n + p.userActions, 0)),
+    pageViewsCount: Math.min(INT_MAX, views.length),
     traits: Object.keys(traits).length ? traits : null,
     sdkVersion: cut(first.request.sdk, 32),
   };

@@ -1,6 +1,6 @@
 import { UAParser } from 'ua-parser-js';
 import type { UserAgentData } from '../../protocol';
-import { cut } from './columns';
+import { cut, INT_MAX } from './columns';
 
 /** Common crawlers, previews and headless browsers (the client's automation flag catches the rest). */
 const BOT = /bot\b|crawl|spider|slurp|headless|lighthouse|pagespeed|preview|facebookexternalhit|embedly|quora link|bingpreview|phantomjs|puppeteer|playwright/i;
@@ -29,18 +29,20 @@ const NOT_A_BROWSER = /not.?a.?brand|chromium/i;
  * where the browser sent them (Chromium's User-Agent is frozen: the hints carry
  * the real brand and major version).
  */
-export function device(userAgent: string | undefined, hints: UserAgentData | undefined, automation: boolean) {
-  const r = parse(userAgent ?? '');
-  const brand = hints?.brands?.find((b) => !NOT_A_BROWSER.test(b.brand));
-  const type = r.device.type ?? (hints?.mobile ? 'mobile' : undefined);
-  const bot = automation || BOT.test(userAgent ?? '');
-  const major = parseInt(brand?.version ?? r.browser.major ?? '', 10);
+export function device(userAgent: string | undefined, hints: Partial<UserAgentData> | undefined, automation: boolean) {
+  const ua = typeof userAgent === 'string' ? userAgent : '';
+  const r = parse(ua);
+  // The hints come from the body: any part may be missing or of another shape (sessionize reads unchecked input).
+  const brands = Array.isArray(hints?.brands) ? hints.brands : [];
+  const brand = brands.find((b) => typeof b?.brand === 'string' && !NOT_A_BROWSER.test(b.brand));
+  const type = r.device.type ?? (hints?.mobile === true ? 'mobile' : undefined);
+  const bot = automation || BOT.test(ua);
   return {
     userAgent: cut(userAgent, 160),
     browserName: cut(brand?.brand ?? r.browser.name, 32),
-    browserVersion: Number.isFinite(major) ? major : null,
+    browserVersion: major(typeof brand?.version === 'string' ? brand.version : r.browser.major),
     engineName: cut(r.engine.name, 24),
-    osName: cut(r.os.name ?? hints?.platform, 24),
+    osName: cut(r.os.name ?? (typeof hints?.platform === 'string' ? hints.platform : undefined), 24),
     osVersion: cut(r.os.version, 24),
     deviceCategory: bot ? 'bot' : type === 'mobile' || type === 'tablet' ? type : type === 'smarttv' ? 'tv' : type ? 'other' : 'desktop',
     deviceVendor: cut(r.device.vendor, 24),
@@ -48,4 +50,15 @@ export function device(userAgent: string | undefined, hints: UserAgentData | und
     deviceModel: cut(r.device.model, 32),
     isBot: bot,
   };
+}
+
+/**
+ * browserVersion (integer): the leading digits of a version ("131.0.6778" -> 131),
+ * null when there are none or they exceed the column (`Chrome/99999999999.0` is
+ * no browser's version: NULL, not a clamped 2 147 483 647).
+ */
+function major(version: string | undefined): number | null {
+  const digits = /^\s*(\d{1,10})(?!\d)/.exec(version ?? '');
+  const n = digits ? Number(digits[1]) : NaN;
+  return n <= INT_MAX ? n : null;
 }
