@@ -9,6 +9,8 @@ export const TRACKERS = Symbol.for('sessionbeacon.trackers');
 
 /** What a test may do with a live tracker. */
 export interface TrackerHandle {
+  /** The endpoint (absolute) and project: one tracker per key and page. */
+  key?: string;
   flush(): Promise<void>;
   ids(): Partial<Ids>;
 }

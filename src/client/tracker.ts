@@ -1,6 +1,6 @@
 import { nanoid } from 'nanoid';
 import { TRACKERS, type TrackerHandle } from './registry';
-import type { EventIds, NavigationType, WireEvent } from '../protocol';
+import { cut, LIMITS, type EventIds, type NavigationType, type WireEvent } from '../protocol';
 import { activeTime, type ActiveTime } from './activity';
 import { pageContext } from './context';
 import { DEVICE_COOKIE_MAX_AGE, identityStore, normalizeIdentityId } from './ids';
@@ -48,7 +48,7 @@ export interface Tracker {
   flush(): Promise<void>;
   /** The current IDs. */
   readonly ids: Ids;
-  /** Removes every listener and timer of the tracker after a last flush. */
+  /** Sends what is queued, then removes every listener and timer of the tracker and lets go of its Web Locks. */
   destroy(): Promise<void>;
 }
 
@@ -127,11 +127,21 @@ export interface TrackerCore {
  * (identity read, tab checked), so the first beacon already carries the
  * deviceId that IndexedDB may have had to give back.
  */
-export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: QueuedCall[] = []): TrackerCore {
+export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: QueuedCall[] = []): TrackerCore | undefined {
   const o = resolveOptions(options);
   const { now, newId } = env;
   const win = env.window;
   const doc = win.document;
+  // The page's live trackers, for sessionbeacon/testing (registry.ts, docs/testing.md). A second
+  // tracker for the same endpoint and project (the tag twice, or the tag and the npm build) would
+  // send every event twice: it is refused.
+  const live = ((win as unknown as Record<symbol, Set<TrackerHandle>>)[TRACKERS] ??= new Set());
+  const key = `${new URL(o.endpoint, doc.location?.href).href} ${o.projectId}`;
+  for (const other of live)
+    if (other.key === key) {
+      console.warn(`sessionbeacon: a tracker for ${key} already runs on this page; this one does nothing`);
+      return undefined;
+    }
   const perf = win.performance;
   // The consent decision itself is always stored: forgetting an opt-out would break it.
   const decisions = env.storage(() => true);
@@ -139,7 +149,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
   const gpc = (win.navigator as Navigator & { globalPrivacyControl?: boolean }).globalPrivacyControl;
   let consent: number = stored === '1' ? GRANTED : stored === '0' || (gpc && o.respectGpc) ? DENIED : o.consent === 'pending' ? PENDING : GRANTED;
   const areas = env.storage(() => consent === GRANTED);
-  const identity = identityStore(areas, newId);
+  const identity = identityStore(areas, newId, env.locks);
   const visit = createVisit(areas, { timeout: o.inactivityTimeout, writeEvery: 5000 }, newId, now, env.locks);
   const tab = createTab(areas.session, newId, env.channel);
   // One queue per page (not per tab): a reload's new page adopts the old page's leftovers.
@@ -169,6 +179,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
   let focused = true;
   let engaged = false;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
+  let adoptAgain: ReturnType<typeof setTimeout> | undefined;
   const offs: Off[] = [];
   const href = () => doc.location.href;
   /** Navigation timing of the document load, once complete and sane. */
@@ -293,18 +304,11 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     focused = safeHasFocus(doc);
     engaged = doc.visibilityState !== 'hidden' && focused;
     identity.readSync();
-    whenReady = Promise.all([identity.loadIdentity(), tab.resolve()]).then(() => {
+    // Without consent IndexedDB is not even opened (opening creates the database): the IDs live in memory.
+    whenReady = Promise.all([consent === GRANTED ? identity.loadIdentity() : identity.ensure(), tab.resolve()]).then(() => {
       ready = true;
       pump();
-      // Events of pages that closed or crashed before the collector had them. Once more a
-      // little later: a page closing just as this one starts may not have let go of its lock yet.
-      const adopt = () =>
-        destroyed ||
-        void queue.adoptOrphans().then((adopted) => {
-          if (adopted) return outbox.flush();
-        });
-      adopt();
-      setTimeout(adopt, ADOPT_AGAIN);
+      if (consent === GRANTED) adoptOrphans();
     });
 
     const first = queued[0];
@@ -317,8 +321,9 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       doc.referrer,
     );
     for (const c of queued.splice(0)) {
-      routeTo(c.ts, c.url, c.title);
-      run(c.method, c.args, c.ts);
+      // page() is itself the page view of its moment; any other call may follow a route change.
+      if (c.method !== 'page') routeTo(c.ts, c.url, c.title);
+      run(c.method, c.args, c.ts, c.url, c.title);
     }
     routeTo(ts, href(), doc.title);
 
@@ -336,6 +341,12 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       }),
       onInteraction(win, interact),
       listen(win, 'online', outbox.resume),
+      // A consent decision made in another tab of the site applies here at once (localStorage's
+      // storage event fires in every other page of the origin).
+      listen(win, 'storage', (e) => {
+        const { key: changed, newValue } = e as StorageEvent;
+        if (changed === CONSENT_KEY && (newValue === '0' || newValue === '1')) methods[newValue === '0' ? 'optOut' : 'optIn']([], now(), undefined, undefined, true);
+      }),
       // A restore from the back/forward cache is a new page view (with no load timing).
       onRestore(win, () => {
         tab.listen();
@@ -355,6 +366,21 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       }, o.heartbeatInterval);
   };
 
+  /**
+   * Events of pages that closed or crashed before the collector had them. Once more a
+   * little later: a page closing just as this one starts may not have let go of its lock yet.
+   */
+  const adoptOrphans = () => {
+    const adopt = () =>
+      destroyed ||
+      void queue.adoptOrphans().then((adopted) => {
+        if (adopted) return outbox.flush();
+      });
+    adopt();
+    clearTimeout(adoptAgain);
+    adoptAgain = setTimeout(adopt, ADOPT_AGAIN);
+  };
+
   // ---- public methods ----
 
   const flush = () =>
@@ -367,14 +393,15 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     decisions.cookie.set(CONSENT_KEY, value);
   };
 
-  const methods: Record<string, (args: unknown[], ts: number) => unknown> = {
+  /** Each method gets the moment of the call and, for a queued call, the page of that moment. */
+  const methods: Record<string, (args: unknown[], ts: number, url?: string, title?: string, fromOtherTab?: boolean) => unknown> = {
     track([name, properties], ts) {
       if (typeof name !== 'string' || !name) return;
       const props = jsonProperties(properties);
-      op(ts, true, () => emit({ type: 'track', ts, name: name.slice(0, 255), properties: props }));
+      op(ts, true, () => emit({ type: 'track', ts, name: cut(name, LIMITS.name), properties: props }));
     },
-    page(_, ts) {
-      newPage(ts, href(), doc.title, 'route', lastUrl);
+    page(_, ts, url = href(), title = doc.title) {
+      newPage(ts, url, title, 'route', lastUrl);
     },
     identify([value, traits], ts) {
       const identityId = normalizeIdentityId(value);
@@ -385,23 +412,32 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     reset(_, ts) {
       op(ts, false, () => identity.reset());
     },
-    optOut() {
+    optOut(_, _ts, _url, _title, fromOtherTab?: boolean) {
       consent = DENIED;
-      decide('0');
+      if (!fromOtherTab) decide('0');
       identity.forget();
       visit.forget();
       tab.forget();
       outbox.stop();
       queue.clear();
     },
-    optIn() {
+    optIn(_, _ts, _url, _title, fromOtherTab?: boolean) {
+      if (!fromOtherTab) decide('1');
+      if (consent === GRANTED) return flush();
       consent = GRANTED;
-      decide('1');
-      if (identity.current) identity.writeBack();
       visit.writeBack();
       if (tab.record) tab.writeBack();
-      queue.save();
-      return flush();
+      if (!started) return;
+      // The identity this page kept in memory gives way to one the browser already stored (another
+      // tab's, which consented first): the events held meanwhile are this device's, and say so.
+      const held = identity.current;
+      return identity.adopt().then((id) => {
+        if (held && held.deviceId !== id.deviceId)
+          for (const e of queue.events) if (e.deviceId === held.deviceId) Object.assign(e, { deviceId: id.deviceId, anonymousId: id.anonymousId });
+        queue.save();
+        adoptOrphans();
+        return flush();
+      });
     },
     flush,
     destroy() {
@@ -412,13 +448,18 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       live.delete(handle);
       offs.splice(0).forEach((off) => off());
       clearInterval(heartbeat);
+      clearTimeout(adoptAgain);
+      visit.flush(); // the pending last-activity write, now rather than by a timer
       outbox.stop();
       tab.close();
+      // The queue's lock and lease go once the last flush settled: its events stay adoptable if unsent.
+      void last.then(queue.close, queue.close);
       return last;
     },
   };
 
-  const run = (method: string, args: unknown[], ts: number) => (Object.hasOwn(methods, method) ? methods[method](args, ts) : undefined);
+  const run = (method: string, args: unknown[], ts: number, url?: string, title?: string) =>
+    Object.hasOwn(methods, method) ? methods[method](args, ts, url, title) : undefined;
 
   const core: TrackerCore = {
     call(method, args) {
@@ -434,9 +475,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     },
   };
 
-  // The page's live trackers, for sessionbeacon/testing (registry.ts, docs/testing.md).
-  const handle: TrackerHandle = { flush: () => core.call('flush', []) as Promise<void>, ids: () => core.ids };
-  const live = ((win as unknown as Record<symbol, Set<TrackerHandle>>)[TRACKERS] ??= new Set());
+  const handle: TrackerHandle = { key, flush: () => core.call('flush', []) as Promise<void>, ids: () => core.ids };
   live.add(handle);
 
   const wasPrerendered = !!(doc as Document & { prerendering?: boolean }).prerendering;
