@@ -53,7 +53,10 @@ describe('createTracker', () => {
     expect(transport.batches).toHaveLength(1);
     const [batch] = transport.batches;
     expect(batch).toMatchObject({ v: 1, sentAt: T0 + 1000, sdk: '0.1.0' });
-    const view = batch.events[0] as PageViewEvent;
+    const view = transport.events[0] as PageViewEvent;
+    // The IDs every event of the batch shares travel once, at its top.
+    for (const key of IDS) expect(batch[key]).toBe(view[key]);
+    expect(batch.events[0]).not.toHaveProperty('deviceId');
     expect(view).toMatchObject({
       type: 'page_view',
       ts: T0,
@@ -733,5 +736,35 @@ describe('issue 14: defects', () => {
       ['/during-prerender', 'During'],
       ['/shown', 'Shown'],
     ]);
+  });
+});
+
+describe('start-up (issue 14)', () => {
+  it('queues the first page view before anything that can wait: no storage, no lock, no channel, no Intl until the next task', async () => {
+    const touched: string[] = [];
+    const browser = newBrowser();
+    const locks = serialLocks();
+    const bus = channelBus();
+    const { env, transport } = testEnv({
+      browser,
+      locks: { request: (...args: Parameters<typeof locks.request>) => (touched.push('lock'), locks.request(...args)) },
+      channel: () => (touched.push('channel'), bus()),
+    });
+    const base = env.storage;
+    env.storage = (canStore) => {
+      const areas = base(canStore);
+      const spy = <T extends object>(name: string, area: T): T =>
+        new Proxy(area, { get: (target, prop) => (typeof (target as never)[prop] === 'function' ? (...args: unknown[]) => (touched.push(name), (target as never as Record<string, (...a: unknown[]) => unknown>)[prop as string](...args)) : (target as never)[prop]) });
+      return { cookie: spy('cookie', areas.cookie), local: spy('local', areas.local), session: spy('session', areas.session), idb: spy('idb', areas.idb) };
+    };
+    const intl = vi.spyOn(Intl, 'DateTimeFormat');
+    start({ endpoint: '/c' }, env);
+    expect(touched).toEqual([]);
+    expect(intl).not.toHaveBeenCalled();
+    await settle(0);
+    expect(new Set(touched)).toEqual(new Set(['cookie', 'local', 'session', 'idb', 'lock', 'channel']));
+    await settle(1000);
+    expect(transport.events[0]).toMatchObject({ type: 'page_view', ts: T0 });
+    expect(intl).toHaveBeenCalled();
   });
 });

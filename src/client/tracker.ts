@@ -1,5 +1,5 @@
 import { cut, LIMITS, type EventIds, type WireEvent } from '../protocol';
-import { DENIED, GRANTED, initialConsent, onConsentElsewhere, rememberConsent, type ConsentState } from './consent';
+import { DENIED, GRANTED, PENDING, initialConsent, onConsentElsewhere, rememberConsent, type ConsentState } from './consent';
 import type { TrackerEnv } from './env';
 import { jsonProperties, type EventFields } from './events';
 import { identityStore, normalizeIdentityId } from './ids';
@@ -12,10 +12,10 @@ import { onRouteChange } from './lib/onRouteChange';
 import { onVisible } from './lib/onVisible';
 import { whenActivated } from './lib/whenActivated';
 import { resolveOptions, type TrackerOptions } from './options';
-import { createOutbox } from './outbox';
+import { createOutbox, type Outbox } from './outbox';
 import { createPages } from './pages';
 import { createPipeline } from './pipeline';
-import { createQueue } from './queue';
+import { createQueue, type Queue } from './queue';
 import { liveTrackers, type TrackerHandle } from './registry';
 import { createTab } from './tab';
 import { loadNavigationType, navigationEntry } from './timing';
@@ -26,6 +26,8 @@ export { browserEnv, type TrackerEnv } from './env';
 export const SDK_VERSION = '0.1.0';
 /** When to look for orphaned queues a second time, ms after the IDs are known. */
 const ADOPT_AGAIN = 3000;
+/** The longest the start waits for idle time before booting, ms (the first batch leaves flushInterval after that). */
+const BOOT_WITHIN = 300;
 
 /** The IDs as the tracker knows them now; an ID not known yet (the page is still prerendering) is undefined. */
 export type Ids = { [K in keyof EventIds]?: string };
@@ -94,20 +96,14 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
   if (!live) return undefined;
 
   const decisions = env.storage(() => true);
-  let consent: ConsentState = initialConsent(decisions, o.consent, o.respectGpc, win.navigator);
+  /** Read when the tracker boots (its first storage access); nothing is stored or sent before. */
+  let consent: ConsentState = PENDING;
   const areas = env.storage(() => consent === GRANTED);
   const identity = identityStore(areas, newId, env.locks);
   const visit = createVisit(areas, { timeout: o.inactivityTimeout, writeEvery: 5000 }, newId, now, env.locks);
   const tab = createTab(areas.session, newId, env.channel);
-  // One queue per page (not per tab): a reload's new page adopts the old page's leftovers.
-  const queue = createQueue(areas.idb, newId(), now, env.locks, () => consent === GRANTED);
-  const outbox = createOutbox(
-    { endpoint: o.endpoint, projectId: o.projectId, sdk: SDK_VERSION, flushInterval: o.flushInterval, maxEvents: o.maxBatchEvents },
-    env.transport,
-    now,
-    () => consent !== GRANTED,
-    queue,
-  );
+  let queue!: Queue;
+  let outbox!: Outbox;
   const pipeline = createPipeline(visit, () => identity.ensure());
 
   /** Stamps an event with its id, seq and the IDs of this moment, and hands it to the outbox. */
@@ -132,6 +128,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
   const pages = createPages(win, pipeline, emit, newId, o.idleTimeout);
 
   let started = false;
+  let booted = false;
   let destroyed = false;
   let whenReady: Promise<void> = Promise.resolve();
   let adoptAgain: ReturnType<typeof setTimeout> | undefined;
@@ -156,7 +153,37 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
 
   // ---- lifecycle ----
 
+  /**
+   * Everything that can wait for the first page view to be queued: the consent
+   * decision and the IDs (cookie, web storage, IndexedDB, the Web Locks), the tab
+   * check (BroadcastChannel), the queue (its Web Lock, adoption) and the outbox.
+   * Runs in idle time after the start, or at once on first need (the page is
+   * hidden, a method that needs them is called).
+   */
+  const boot = () => {
+    if (booted || destroyed) return;
+    booted = true;
+    consent = initialConsent(decisions, o.consent, o.respectGpc, win.navigator);
+    // One queue per page (not per tab): a reload's new page adopts the old page's leftovers.
+    queue = createQueue(areas.idb, newId(), now, env.locks, () => consent === GRANTED);
+    outbox = createOutbox(
+      { endpoint: o.endpoint, projectId: o.projectId, sdk: SDK_VERSION, flushInterval: o.flushInterval, maxEvents: o.maxBatchEvents },
+      env.transport,
+      now,
+      () => consent !== GRANTED,
+      queue,
+    );
+    pages.engage(now(), safeHasFocus(doc));
+    identity.readSync();
+    // Without consent IndexedDB is not even opened (opening creates the database): the IDs live in memory.
+    whenReady = Promise.all([consent === GRANTED ? identity.loadIdentity() : identity.ensure(), tab.resolve()]).then(() => {
+      pipeline.start();
+      if (consent === GRANTED) adoptOrphans();
+    });
+  };
+
   const hidden = () => {
+    boot();
     const ts = now();
     pages.engage(ts);
     pages.report('page_leave', ts);
@@ -168,6 +195,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
 
   /** The page is left (maybe into the back/forward cache): hold nothing that keeps it out, or that another page may want. */
   const left = () => {
+    boot();
     outbox.abort(); // a request in flight can keep a page out of some browsers' cache; its events stay queued
     tab.close(); // no answering tab questions while frozen
     queue.release(); // adoptable if this page never comes back
@@ -177,14 +205,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     if (destroyed) return;
     started = true;
     const ts = now();
-    pages.engage(ts, safeHasFocus(doc));
-    identity.readSync();
-    // Without consent IndexedDB is not even opened (opening creates the database): the IDs live in memory.
-    whenReady = Promise.all([consent === GRANTED ? identity.loadIdentity() : identity.ensure(), tab.resolve()]).then(() => {
-      pipeline.start();
-      if (consent === GRANTED) adoptOrphans();
-    });
-
+    // The page view first, with its moment: nothing that can wait runs before it is queued.
     const first = queued[0];
     pages.wantTiming(true);
     pages.view(
@@ -214,11 +235,12 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
         if (focused) active();
       }),
       onInteraction(win, (discrete) => pages.interact(now(), discrete)),
-      listen(win, 'online', outbox.resume),
+      listen(win, 'online', () => booted && outbox.resume()),
       // A decision made in another tab of the site applies here at once.
       onConsentElsewhere(win, (given) => methods[given ? 'optIn' : 'optOut']([], now(), undefined, undefined, true)),
       // A restore from the back/forward cache is a new page view (with no load timing).
       onRestore(win, () => {
+        boot();
         tab.listen();
         queue.reclaim();
         pages.wantTiming(false);
@@ -231,11 +253,15 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     if (doc.readyState === 'complete') pages.loaded(now());
     else offs.push(listen(win, 'load', () => setTimeout(() => pages.loaded(now()))));
     if (o.heartbeatInterval > 0) offs.push(pages.heartbeat(o.heartbeatInterval, now));
+    // In idle time (at the latest BOOT_WITHIN ms from now), or in the next task where idle callbacks are missing (Safari).
+    const idle = (win as Window & { requestIdleCallback?: Window['requestIdleCallback'] }).requestIdleCallback;
+    if (idle) idle(boot, { timeout: BOOT_WITHIN });
+    else setTimeout(boot);
   };
 
   // ---- public methods ----
 
-  const flush = () => (started && consent === GRANTED ? whenReady.then(pipeline.drained).then(() => outbox.flush()) : Promise.resolve());
+  const flush = () => (started && (boot(), consent === GRANTED) ? whenReady.then(pipeline.drained).then(() => outbox.flush()) : Promise.resolve());
 
   /** Each method gets the moment of the call and, for a queued call, the page of that moment. */
   const methods: Record<string, (args: unknown[], ts: number, url?: string, title?: string, fromOtherTab?: boolean) => unknown> = {
@@ -256,6 +282,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       pipeline.op(ts, false, () => identity.reset());
     },
     optOut(_, _ts, _url, _title, fromOtherTab) {
+      boot();
       consent = DENIED;
       if (!fromOtherTab) rememberConsent(decisions, false);
       identity.forget();
@@ -265,6 +292,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       queue.clear();
     },
     optIn(_, _ts, _url, _title, fromOtherTab) {
+      boot();
       if (!fromOtherTab) rememberConsent(decisions, true);
       if (consent === GRANTED) return flush();
       consent = GRANTED;
@@ -284,6 +312,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     },
     flush,
     destroy() {
+      boot();
       const last = flush().then(() => {
         if (tab.record) tab.writeBack(); // the event counter, for the tab's next tracker
       });
@@ -312,6 +341,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       else return method === 'ids' ? core.ids : run(method, args, ts);
     },
     get ids() {
+      if (started) boot();
       const t = tab.record;
       return { ...identity.current, visitId: visit.current?.visitId, sessionId: t?.sessionId, tabId: t?.tabId, pageId: pages.current?.id };
     },
