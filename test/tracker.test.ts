@@ -747,7 +747,7 @@ describe('start-up (issue 14)', () => {
     const bus = channelBus();
     const { env, transport } = testEnv({
       browser,
-      locks: { request: (...args: Parameters<typeof locks.request>) => (touched.push('lock'), locks.request(...args)) },
+      locks: { request: ((...args: Parameters<typeof locks.request>) => (touched.push('lock'), locks.request(...args))) as typeof locks.request },
       channel: () => (touched.push('channel'), bus()),
     });
     const base = env.storage;
