@@ -127,3 +127,28 @@ test('7. two tabs queueing and flushing at once', async ({ context, page, server
   // Each tab sent only its own queue.
   for (const b of server.batches) expect(new Set(b.events.map((e) => e.tabId)).size).toBe(1);
 });
+
+test('9. a refusal (400) drops events, then a 413 splits the next batch: the dropped count arrives once, never negative', async ({ page, server }) => {
+  await page.goto(server.url('/basic.html'));
+  await pageViews(server);
+  let refused = 0;
+  let split = false;
+  server.respond = (batch) => {
+    if (batch.events.some((e) => e.type === 'track' && e.name === 'refused')) return refused++, { status: 400 };
+    if (!split && batch.events.length > 1 && batch.events.some((e) => e.type === 'track' && e.name === 'split')) return (split = true), { status: 413 };
+    return { status: 204 };
+  };
+  await trackMany(page, 'refused', 3);
+  await flush(page);
+  await trackMany(page, 'split', 6);
+  await flush(page);
+  await expectExactly(server, 'split', 6);
+  await trackMany(page, 'after', 2);
+  await flush(page);
+  await expectExactly(server, 'after', 2);
+  expect(refused).toBe(1);
+  expect(split).toBe(true);
+  const reported = server.batches.map((b) => (b as unknown as { dropped?: number }).dropped ?? 0);
+  expect(Math.min(...reported)).toBeGreaterThanOrEqual(0);
+  expect(reported.reduce((a, b) => a + b, 0)).toBe(3);
+});

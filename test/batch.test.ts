@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { packBodies, utf8Length } from '../src/client/batch';
-import { MAX_REQUEST_BYTES, type WireEvent } from '../src/protocol';
+import { expandEvents, MAX_REQUEST_BYTES, type Batch, type WireEvent } from '../src/protocol';
 
 const event = (i: number, name = 'e'): WireEvent => ({
   id: `id${i}`, type: 'track', ts: 1000 + i, seq: i, name,
@@ -11,7 +11,9 @@ describe('packBodies', () => {
   it('puts events in one body with the batch header', () => {
     const bodies = packBodies([event(1), event(2)], { projectId: 42, sdk: '0.1.0' }, 5000);
     expect(bodies).toHaveLength(1);
-    expect(JSON.parse(bodies[0].body)).toEqual({ v: 1, projectId: 42, sentAt: 5000, sdk: '0.1.0', events: [event(1), event(2)] });
+    const batch = JSON.parse(bodies[0].body) as Batch;
+    expect(batch).toMatchObject({ v: 1, projectId: 42, sentAt: 5000, sdk: '0.1.0' });
+    expect(expandEvents(batch)).toEqual([event(1), event(2)]);
   });
 
   it('omits projectId when there is none', () => {
@@ -30,6 +32,23 @@ describe('packBodies', () => {
   it('drops an event that could never fit in a request', () => {
     const bodies = packBodies([event(1), event(2, 'x'.repeat(MAX_REQUEST_BYTES)), event(3)], { sdk: 'x' }, 1);
     expect(bodies.flatMap((b) => b.events.map((e) => e.id))).toEqual(['id1', 'id3']);
+  });
+
+  it('sends the IDs every event of a body shares once, at its top; an event keeps those it does not share', () => {
+    const other = { ...event(3), pageId: 'p2', identityId: 'u' };
+    const [{ body }] = packBodies([event(1), event(2), other], { sdk: 'x', dropped: 2 }, 1);
+    const batch = JSON.parse(body) as Batch;
+    expect(batch).toMatchObject({ dropped: 2, deviceId: 'd', anonymousId: 'a', visitId: 'v', sessionId: 's', tabId: 't' });
+    expect(batch).not.toHaveProperty('pageId');
+    expect(batch).not.toHaveProperty('identityId');
+    expect(batch.events[0]).toEqual({ id: 'id1', type: 'track', ts: 1001, seq: 1, name: 'e', pageId: 'p' });
+    expect(batch.events[2]).toMatchObject({ pageId: 'p2', identityId: 'u' });
+    expect(expandEvents(batch)).toEqual([event(1), event(2), other]);
+    // A property of the same name inside `properties` is the page's own and stays.
+    const nested = { ...event(4), properties: { deviceId: 'theirs' } } as WireEvent;
+    expect(JSON.parse(packBodies([nested], { sdk: 'x' }, 1)[0].body).events[0].properties).toEqual({ deviceId: 'theirs' });
+    // Smaller than with every ID in every event.
+    expect(body.length).toBeLessThan(JSON.stringify({ v: 1, sentAt: 1, sdk: 'x', dropped: 2, events: [event(1), event(2), other] }).length - 100);
   });
 
   it('counts UTF-8 bytes', () => {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { acquisition, pageContext } from '../src/client/context';
+import { LIMITS } from '../src/protocol';
+
+/** A lone surrogate: half of a character, which PostgreSQL's jsonb refuses. */
+const LONE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 describe('acquisition', () => {
   it('parses UTM parameters into the atomic.session names and keeps click ids', () => {
@@ -24,7 +28,11 @@ describe('acquisition', () => {
   });
 
   it('caps hostile lengths and survives malformed URLs', () => {
-    expect(acquisition(`https://a.example/?utm_source=${'x'.repeat(5000)}`).utmSource).toHaveLength(255);
+    expect(acquisition(`https://a.example/?utm_source=${'x'.repeat(5000)}`).utmSource).toHaveLength(LIMITS.utm);
+    // An emoji (two UTF-16 units) across the limit is left out whole, never halved.
+    const emoji = acquisition(`https://a.example/?utm_campaign=${'x'.repeat(LIMITS.utm - 1)}${encodeURIComponent('😀')}&gclid=${'y'.repeat(LIMITS.clickId - 1)}${encodeURIComponent('😀')}`);
+    expect(emoji.utmCampaign).toBe('x'.repeat(LIMITS.utm - 1));
+    expect(emoji.clickIds!.gclid).toBe('y'.repeat(LIMITS.clickId - 1));
     expect(acquisition('not a url')).toEqual({});
   });
 });
@@ -60,6 +68,26 @@ describe('pageContext', () => {
     });
     expect(typeof ctx.timezoneIANA).toBe('string');
     expect(ctx.timezoneOffset).toBe(-new Date(Date.UTC(2026, 0, 1)).getTimezoneOffset() || 0);
+  });
+
+  it('cuts every string to its limit in the protocol, never inside a character', () => {
+    const long = (max: number) => 'a'.repeat(max - 1) + '😀'.repeat(3);
+    const source = {
+      navigator: {
+        language: long(LIMITS.language),
+        userAgentData: { brands: [{ brand: long(LIMITS.brand), version: long(LIMITS.brandVersion) }], mobile: false, platform: long(LIMITS.platform) },
+      } as unknown as Navigator,
+    };
+    const url = `https://a.example/${long(LIMITS.url)}`;
+    const ctx = pageContext(source, { url, title: long(LIMITS.title), referrer: long(LIMITS.referrer), navigationType: 'navigate' }, 0);
+    const strings = [ctx.url, ctx.title, ctx.referrer!, ctx.language!, ctx.userAgentData!.brands[0].brand, ctx.userAgentData!.brands[0].version, ctx.userAgentData!.platform];
+    for (const s of strings) expect(s).not.toMatch(LONE);
+    expect(ctx.title).toBe('a'.repeat(LIMITS.title - 1));
+    expect(ctx.url.length).toBeLessThanOrEqual(LIMITS.url);
+    expect(ctx.referrer!.length).toBe(LIMITS.referrer - 1);
+    expect(ctx.language!.length).toBe(LIMITS.language - 1);
+    expect(ctx.userAgentData!.platform.length).toBe(LIMITS.platform - 1);
+    expect(ctx.userAgentData!.brands[0].brand.length).toBe(LIMITS.brand - 1);
   });
 
   it('sends nothing for what the browser lacks, and no automation flag for people', () => {

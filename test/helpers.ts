@@ -2,7 +2,7 @@ import { vi } from 'vitest';
 import { expandEvents, type Batch, type WireEvent } from '../src/protocol';
 import type { Channel } from '../src/client/tab';
 import type { Answer } from '../src/client/transport';
-import type { TrackerEnv } from '../src/client/tracker';
+import type { TrackerEnv } from '../src/client/env';
 import type { AsyncArea, StorageAreas, SyncArea } from '../src/client/storage';
 import type { Locks } from '../src/client/locks';
 

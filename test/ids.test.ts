@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LIMITS } from '../src/protocol';
 import { decodeIdentity, encodeIdentity, IDENTITY_KEY, identityStore, normalizeIdentityId } from '../src/client/ids';
 import { cookieArea, idbArea, webStorageArea } from '../src/client/storage';
 import { idSequence, memoryArea, memoryAsyncArea } from './helpers';
@@ -97,7 +98,8 @@ describe('identity', () => {
   it('normalizes identityIds', () => {
     expect(normalizeIdentityId(' u1 ')).toBe('u1');
     expect(normalizeIdentityId(42)).toBe('42');
-    expect(normalizeIdentityId('x'.repeat(200))).toHaveLength(80);
+    expect(normalizeIdentityId('x'.repeat(500))).toHaveLength(LIMITS.identityId);
+    expect(normalizeIdentityId('x'.repeat(LIMITS.identityId - 1) + '😀')).toBe('x'.repeat(LIMITS.identityId - 1)); // never half a character
     for (const bad of ['', '   ', null, undefined, {}, [], true]) expect(normalizeIdentityId(bad)).toBeUndefined();
   });
 });

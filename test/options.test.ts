@@ -18,6 +18,13 @@ describe('options', () => {
     expect(resolveOptions('x' as never).endpoint).toBe('/collect');
   });
 
+  it.each([NaN, Infinity, -Infinity])('replaces %s in every numeric option by the default', (bad) => {
+    const numeric = Object.keys(DEFAULTS).filter((k) => typeof DEFAULTS[k as keyof typeof DEFAULTS] === 'number');
+    expect(numeric.length).toBeGreaterThanOrEqual(5);
+    const o = resolveOptions(Object.fromEntries([['endpoint', '/c'], ...numeric.map((k) => [k, bad])]) as never);
+    for (const k of numeric) expect(o[k as keyof typeof o]).toBe(DEFAULTS[k as keyof typeof DEFAULTS]);
+  });
+
   it('reads data-* attributes: camelCase, numbers, booleans, data-project', () => {
     const el = document.createElement('script');
     el.setAttribute('data-endpoint', 'https://c.example/collect');

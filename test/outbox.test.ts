@@ -117,6 +117,57 @@ describe('outbox', () => {
     expect(queue.dropped).toBe(1);
   });
 
+  it('a dropped count rides on one body: a 413 split after a drop reports it once, never negative', async () => {
+    const { transport, queue, outbox } = setup();
+    transport.answers.push({ status: 400 }, { status: 413 });
+    outbox.add(event(1));
+    outbox.add(event(2));
+    await outbox.flush(); // refused for good: 2 dropped
+    for (let i = 3; i <= 6; i++) outbox.add(event(i));
+    await outbox.flush(); // [3..6] 413 -> [3,4] ok, [5,6] ok
+    outbox.add(event(7));
+    await outbox.flush();
+    const reported = transport.attempts.filter((a) => a.status === 204).map((a) => a.body.dropped ?? 0);
+    expect(reported.reduce((a, b) => a + b, 0)).toBe(2);
+    expect(Math.min(...reported)).toBe(0);
+    expect(queue.dropped).toBe(0);
+    expect(transport.events.map((e) => e.id)).toEqual(['e3', 'e4', 'e5', 'e6', 'e7']);
+  });
+
+  it('two flushes in flight never report the same dropped count twice', async () => {
+    const { transport, queue, outbox } = setup();
+    transport.answers.push({ status: 422 });
+    outbox.add(event(1));
+    await outbox.flush(); // 1 dropped
+    let answer!: () => void;
+    const slow = transport.send;
+    const gate = new Promise<void>((resolve) => (answer = resolve));
+    const send: typeof slow = (...args) => gate.then(() => slow(...args));
+    const second = createOutbox({ endpoint: '/c', sdk: 't', flushInterval: 1000, maxEvents: 50 }, send, () => Date.now(), () => false, queue);
+    second.add(event(2));
+    const first = second.flush();
+    second.add(event(3));
+    const next = second.flush(); // e3 only: e2 is in flight
+    answer();
+    await Promise.all([first, next]);
+    const reported = transport.attempts.slice(1).map((a) => a.body.dropped ?? 0);
+    expect(reported.sort()).toEqual([0, 1]);
+    expect(queue.dropped).toBe(0);
+  });
+
+  it('a body that failed gives its dropped count back, for the next attempt', async () => {
+    const { transport, queue, outbox } = setup();
+    transport.answers.push({ status: 404 }, { status: 503 });
+    outbox.add(event(1));
+    await outbox.flush();
+    outbox.add(event(2));
+    await outbox.flush(); // 503: not reported yet
+    expect(queue.dropped).toBe(1);
+    await outbox.flush();
+    expect(transport.batches.map((b) => b.dropped)).toEqual([1]);
+    expect(queue.dropped).toBe(0);
+  });
+
   it('retries at once when the browser comes back online', async () => {
     const { transport, outbox } = setup();
     transport.fail = true;

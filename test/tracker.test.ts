@@ -4,7 +4,7 @@ import { IDENTITY_KEY, encodeIdentity } from '../src/client/ids';
 import { TAB_KEY } from '../src/client/tab';
 import { VISIT_KEY } from '../src/client/visit';
 import { TRACKERS, type TrackerHandle } from '../src/client/registry';
-import type { PageLeaveEvent, PageViewEvent, TrackEvent, WireEvent } from '../src/protocol';
+import { LIMITS, type PageLeaveEvent, type PageViewEvent, type TrackEvent, type WireEvent } from '../src/protocol';
 import { byType, channelBus, memoryArea, newBrowser, serialLocks, setVisibility, settle, testEnv } from './helpers';
 
 const T0 = Date.UTC(2026, 10, 22, 9, 0, 0);
@@ -12,6 +12,8 @@ const MIN = 60_000;
 const IDS = ['deviceId', 'anonymousId', 'visitId', 'sessionId', 'tabId', 'pageId'] as const;
 
 let trackers: Tracker[] = [];
+/** Two trackers in one happy-dom window stand for two tabs: one tracker per endpoint and project is allowed on a page, so the second tab's has its own. */
+const TAB2 = '/c?tab=2';
 
 /** happy-dom's PageTransitionEvent drops `persisted`: build the event a browser sends. */
 const transition = (type: 'pageshow' | 'pagehide', persisted: boolean) => Object.assign(new Event(type), { persisted });
@@ -51,7 +53,10 @@ describe('createTracker', () => {
     expect(transport.batches).toHaveLength(1);
     const [batch] = transport.batches;
     expect(batch).toMatchObject({ v: 1, sentAt: T0 + 1000, sdk: '0.1.0' });
-    const view = batch.events[0] as PageViewEvent;
+    const view = transport.events[0] as PageViewEvent;
+    // The IDs every event of the batch shares travel once, at its top.
+    for (const key of IDS) expect(batch[key]).toBe(view[key]);
+    expect(batch.events[0]).not.toHaveProperty('deviceId');
     expect(view).toMatchObject({
       type: 'page_view',
       ts: T0,
@@ -352,7 +357,7 @@ describe('storage and IDs', () => {
     const a = start({ endpoint: '/c' }, one.env);
     await a.flush();
     const two = testEnv({ browser, channel: bus, locks, newId: one.env.newId });
-    const b = start({ endpoint: '/c' }, two.env);
+    const b = start({ endpoint: TAB2 }, two.env);
     await b.flush();
     const [x, y] = [one.transport.events[0], two.transport.events[0]];
     expect(y.deviceId).toBe(x.deviceId);
@@ -372,7 +377,7 @@ describe('storage and IDs', () => {
     const copied = new Map<string, string>();
     copied.set(TAB_KEY, `${original.tabId}:${original.sessionId}:${original.visitId}:1`);
     const two = testEnv({ browser, channel: bus, session: copied, newId: one.env.newId });
-    const b = start({ endpoint: '/c' }, two.env);
+    const b = start({ endpoint: TAB2 }, two.env);
     await settle(100);
     await b.flush();
     const dup = two.transport.events[0];
@@ -512,7 +517,7 @@ describe('consent', () => {
     expect(browser.local.has(IDENTITY_KEY) || browser.cookie.has(IDENTITY_KEY) || browser.idb.has(IDENTITY_KEY)).toBe(false);
     expect(browser.local.get('sb_consent')).toBe('0');
     const second = testEnv({ browser });
-    start({ endpoint: '/c' }, second.env);
+    start({ endpoint: TAB2 }, second.env);
     await settle(5000);
     expect(second.transport.batches).toHaveLength(0);
   });
@@ -530,7 +535,7 @@ describe('consent', () => {
       await t.flush();
       expect(honoured.transport.events.map((e) => e.type)).toEqual(['track']);
       const overridden = testEnv();
-      start({ endpoint: '/c', respectGpc: false }, overridden.env);
+      start({ endpoint: TAB2, respectGpc: false }, overridden.env);
       await settle(1000);
       expect(overridden.transport.events).toHaveLength(1);
     } finally {
@@ -567,5 +572,199 @@ describe('destroy', () => {
     t.track('ignored');
     await settle(5000);
     expect(transport.events).toHaveLength(2);
+  });
+});
+
+describe('issue 14: defects', () => {
+  const storageEvent = (key: string, newValue: string) => window.dispatchEvent(new StorageEvent('storage', { key, newValue }));
+
+  it('an optOut in another tab stops this tab at once: nothing more is sent or stored', async () => {
+    const browser = newBrowser();
+    const { env, transport } = testEnv({ browser });
+    const t = start({ endpoint: '/c' }, env);
+    await t.flush();
+    expect(transport.events).toHaveLength(1);
+    window.dispatchEvent(new Event('scroll')); // a pending throttled visit write
+    // The other tab decided: it stored '0' and deleted the IDs; this page hears the storage event.
+    browser.local.set('sb_consent', '0');
+    storageEvent('sb_consent', '0');
+    t.track('after_opt_out_elsewhere');
+    setVisibility('hidden');
+    setVisibility('visible');
+    await settle(10_000);
+    expect(transport.events.map((e) => e.type)).toEqual(['page_view']);
+    expect([IDENTITY_KEY, VISIT_KEY].some((k) => browser.local.has(k) || browser.cookie.has(k))).toBe(false);
+  });
+
+  it("an optIn in another tab sends what this tab held under 'pending', with the first tab's deviceId", async () => {
+    const browser = newBrowser();
+    const one = testEnv({ browser });
+    const two = testEnv({ browser, newId: one.env.newId });
+    const a = start({ endpoint: '/c', consent: 'pending' }, one.env);
+    const b = start({ endpoint: TAB2, consent: 'pending' }, two.env);
+    b.track('waiting_in_b');
+    await settle(1000);
+    expect(one.transport.batches.length + two.transport.batches.length).toBe(0);
+    await a.optIn();
+    storageEvent('sb_consent', '1');
+    await settle(1000);
+    await b.flush();
+    expect(two.transport.events.map((e) => e.type)).toEqual(['page_view', 'track']);
+    const devices = new Set([...one.transport.events, ...two.transport.events].map((e) => e.deviceId));
+    expect(devices.size).toBe(1);
+    expect(browser.local.get(IDENTITY_KEY)).toContain([...devices][0]);
+  });
+
+  it('pending consent opens no IndexedDB, stores nothing, adopts no queue', async () => {
+    const browser = newBrowser();
+    browser.idb.set('sb_q:gone', JSON.stringify({ lease: 0, events: [] }));
+    const { env } = testEnv({ browser, locks: serialLocks() });
+    const touched: string[] = [];
+    const base = env.storage;
+    env.storage = (canStore) => {
+      const areas = base(canStore);
+      const spy = <T extends object>(name: string, area: T): T =>
+        new Proxy(area, { get: (target, prop) => (typeof (target as never)[prop] === 'function' ? (...args: unknown[]) => (touched.push(`${name}.${String(prop)}`), (target as never as Record<string, (...a: unknown[]) => unknown>)[prop as string](...args)) : (target as never)[prop]) });
+      return { ...areas, idb: spy('idb', areas.idb) };
+    };
+    const t = start({ endpoint: '/c', consent: 'pending' }, env);
+    t.track('x');
+    await settle(5000);
+    expect(touched.filter((c) => c !== 'idb.set')).toEqual([]); // set is refused by canStore before opening anything
+    expect(browser.cookie.size + browser.local.size).toBe(0);
+  });
+
+  it('two trackers starting at once on a first visit (one page, two endpoints) share one deviceId', async () => {
+    const browser = newBrowser();
+    const one = testEnv({ browser });
+    const two = testEnv({ browser, newId: one.env.newId });
+    start({ endpoint: '/c' }, one.env);
+    start({ endpoint: TAB2 }, two.env);
+    await settle(1000);
+    expect(one.transport.events[0].deviceId).toBe(two.transport.events[0].deviceId);
+  });
+
+  it('two tabs starting at once on a first visit share one deviceId: decided under the Web Lock', async () => {
+    // Each tab's cookie and localStorage lag behind the other's (separate processes); IndexedDB is shared.
+    const idb = new Map<string, string>();
+    const locks = serialLocks();
+    const one = testEnv({ browser: { cookie: new Map(), local: new Map(), idb }, locks });
+    const two = testEnv({ browser: { cookie: new Map(), local: new Map(), idb }, locks, newId: one.env.newId });
+    start({ endpoint: '/c' }, one.env);
+    start({ endpoint: TAB2 }, two.env);
+    await settle(1000);
+    expect(one.transport.events[0].deviceId).toBe(two.transport.events[0].deviceId);
+  });
+
+  it('a second tracker for the same endpoint and project is refused with a console warning', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const { env, transport } = testEnv();
+    const a = start({ endpoint: '/c', projectId: 7 }, env);
+    const b = start({ endpoint: '/c', projectId: 7 }, env);
+    b.track('twice?');
+    a.track('once');
+    await a.flush();
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0][0])).toMatch(/already runs/);
+    expect(transport.events.map((e) => e.type)).toEqual(['page_view', 'track']);
+    await expect(b.flush()).resolves.toBeUndefined();
+    expect(b.ids).toEqual({});
+  });
+
+  it('cuts the names and identityIds it sends to the protocol limits, never inside a character', async () => {
+    const { env, transport } = testEnv();
+    const t = start({ endpoint: '/c' }, env);
+    document.title = 'T'.repeat(LIMITS.title - 1) + '😀';
+    t.page();
+    t.track('n'.repeat(LIMITS.name - 1) + '😀');
+    t.identify('u'.repeat(LIMITS.identityId - 1) + '😀');
+    await t.flush();
+    const [, , view, tracked, identified] = transport.events as [PageViewEvent, PageLeaveEvent, PageViewEvent, TrackEvent, WireEvent & { identityId: string }];
+    expect(view.title).toBe('T'.repeat(LIMITS.title - 1));
+    expect(tracked.name).toBe('n'.repeat(LIMITS.name - 1));
+    expect(identified.identityId).toBe('u'.repeat(LIMITS.identityId - 1));
+  });
+
+  it('destroy() lets go of the queue lock and leaves no timer running (lease, visit write, adoption)', async () => {
+    const locks = serialLocks();
+    const { env } = testEnv({ locks });
+    const t = start({ endpoint: '/c', heartbeatInterval: 0 }, env);
+    await settle(200);
+    vi.setSystemTime(T0 + 6000);
+    window.dispatchEvent(new Event('scroll')); // the visit's throttled write is now pending
+    expect([...locks.held].some((l) => l.startsWith('sessionbeacon:q:'))).toBe(true);
+    await t.destroy();
+    await settle(0);
+    expect([...locks.held]).toEqual([]);
+    expect(vi.getTimerCount()).toBe(0);
+    const lockless = testEnv();
+    const u = start({ endpoint: '/c', heartbeatInterval: 0 }, lockless.env);
+    await settle(200);
+    await u.destroy();
+    await settle(0);
+    expect(vi.getTimerCount()).toBe(0); // the lease renewal interval too
+  });
+
+  it.each([NaN, Infinity])('inactivityTimeout: %s falls back to 30 minutes (not a new visit on every event)', async (bad) => {
+    const { env, transport } = testEnv();
+    const t = start({ endpoint: '/c', inactivityTimeout: bad, flushInterval: bad, heartbeatInterval: bad }, env);
+    vi.setSystemTime(T0 + 1000);
+    t.track('a');
+    vi.setSystemTime(T0 + 2000);
+    t.track('b');
+    await t.flush();
+    expect(new Set(transport.events.map((e) => e.visitId)).size).toBe(1);
+    expect(transport.events).toHaveLength(3);
+  });
+
+  it('a page() called while prerendering keeps the URL and title of its moment', async () => {
+    Object.defineProperty(document, 'prerendering', { value: true, configurable: true });
+    const { env, transport } = testEnv();
+    const t = start({ endpoint: '/c' }, env);
+    history.replaceState(null, '', '/during-prerender');
+    document.title = 'During';
+    t.page();
+    history.replaceState(null, '', '/shown');
+    document.title = 'Shown';
+    Object.defineProperty(document, 'prerendering', { value: false, configurable: true });
+    document.dispatchEvent(new Event('prerenderingchange'));
+    await t.flush();
+    const views = byType(transport.events, 'page_view') as PageViewEvent[];
+    // The document's own page view is dated at the first call (as for the stub), then page()'s, then the route it was shown at.
+    expect(views.map((v) => [new URL(v.url).pathname, v.title])).toEqual([
+      ['/during-prerender', 'During'],
+      ['/during-prerender', 'During'],
+      ['/shown', 'Shown'],
+    ]);
+  });
+});
+
+describe('start-up (issue 14)', () => {
+  it('queues the first page view before anything that can wait: no storage, no lock, no channel, no Intl until the next task', async () => {
+    const touched: string[] = [];
+    const browser = newBrowser();
+    const locks = serialLocks();
+    const bus = channelBus();
+    const { env, transport } = testEnv({
+      browser,
+      locks: { request: ((...args: Parameters<typeof locks.request>) => (touched.push('lock'), locks.request(...args))) as typeof locks.request },
+      channel: () => (touched.push('channel'), bus()),
+    });
+    const base = env.storage;
+    env.storage = (canStore) => {
+      const areas = base(canStore);
+      const spy = <T extends object>(name: string, area: T): T =>
+        new Proxy(area, { get: (target, prop) => (typeof (target as never)[prop] === 'function' ? (...args: unknown[]) => (touched.push(name), (target as never as Record<string, (...a: unknown[]) => unknown>)[prop as string](...args)) : (target as never)[prop]) });
+      return { cookie: spy('cookie', areas.cookie), local: spy('local', areas.local), session: spy('session', areas.session), idb: spy('idb', areas.idb) };
+    };
+    const intl = vi.spyOn(Intl, 'DateTimeFormat');
+    start({ endpoint: '/c' }, env);
+    expect(touched).toEqual([]);
+    expect(intl).not.toHaveBeenCalled();
+    await settle(0);
+    expect(new Set(touched)).toEqual(new Set(['cookie', 'local', 'session', 'idb', 'lock', 'channel']));
+    await settle(1000);
+    expect(transport.events[0]).toMatchObject({ type: 'page_view', ts: T0 });
+    expect(intl).toHaveBeenCalled();
   });
 });

@@ -14,6 +14,15 @@ const TYPES = {
   '.css': 'text/css',
 };
 
+/** The ID fields a batch may carry once at its top (ID_FIELDS in src/protocol.ts). */
+const ID_FIELDS = ['deviceId', 'anonymousId', 'identityId', 'visitId', 'sessionId', 'tabId', 'pageId'];
+
+/** The batch's events with the IDs at its top put back, as the collector's expandEvents does (an event's own value wins). */
+const expand = (batch) => {
+  const shared = Object.fromEntries(ID_FIELDS.filter((f) => batch[f] !== undefined).map((f) => [f, batch[f]]));
+  return Array.isArray(batch.events) ? batch.events.map((e) => ({ ...shared, ...e })) : [];
+};
+
 /**
  * Starts the server on 127.0.0.1 (port 0: a free one). `mounts` maps URL prefixes
  * to folders, e.g. { '/dist/': 'dist', '/': 'e2e/pages' }.
@@ -38,14 +47,15 @@ export async function startBeaconServer({ mounts, port = 0, host = '127.0.0.1' }
         return;
       }
       // The fault the test asked for: a status (with headers), 'hang' (never answer) or 'reset' (cut the connection).
-      const answer = api.respond(batch);
-      api.attempts.push({ at: Date.now(), answer: typeof answer === 'object' ? answer.status : answer, batch });
+      const answer = api.respond({ ...batch, events: expand(batch) });
+      api.attempts.push({ at: Date.now(), answer: typeof answer === 'object' ? answer.status : answer, batch: { ...batch, events: expand(batch) } });
       if (answer === 'hang') return;
       if (answer === 'reset') return req.socket.destroy();
       const { status, headers = {}, delay = 0 } = answer;
       if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
       if (status >= 200 && status < 300) {
-        const record = { receivedAt: Date.now(), contentType: req.headers['content-type'], bytes: Buffer.byteLength(body), ...batch };
+        // Stored as the collector would: every event whole (what travelled is in `bytes` and `wire`).
+        const record = { receivedAt: Date.now(), contentType: req.headers['content-type'], bytes: Buffer.byteLength(body), ...batch, events: expand(batch), wire: batch };
         batches.push(record);
         api.onBatch?.(record);
       }

@@ -1,4 +1,4 @@
-import { MAX_REQUEST_BYTES, PROTOCOL_VERSION, type WireEvent } from '../protocol';
+import { ID_FIELDS, MAX_REQUEST_BYTES, PROTOCOL_VERSION, type WireEvent } from '../protocol';
 
 /** UTF-8 length of a string: what the browser counts against the 64 KiB limit. */
 export const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
@@ -17,40 +17,38 @@ export interface Body {
 
 /**
  * Packs events, in order, into as few request bodies as possible, each at most
- * `maxBytes` of UTF-8. Every event is serialized once. An event that alone would
- * not fit in a request can never be sent and is dropped (properties are capped
- * well below that, so only a hostile page gets there).
+ * `maxBytes` of UTF-8. An ID that every event of a body shares travels once, at
+ * the top of the body (docs/protocol.md; the collector's expandEvents puts it
+ * back), which makes a burst of one page's events a third of its size. Bodies
+ * are measured with every ID in every event, so a body is never larger than that.
+ * An event that alone would not fit in a request can never be sent and is
+ * dropped (properties are capped well below that, so only a hostile page gets there).
  */
-export function packBodies(
-  events: WireEvent[],
-  meta: BatchMeta,
-  sentAt: number,
-  maxBytes = MAX_REQUEST_BYTES,
-): Body[] {
-  const project = meta.projectId === undefined ? '' : `"projectId":${JSON.stringify(meta.projectId)},`;
-  const head = `{"v":${PROTOCOL_VERSION},${project}"sentAt":${sentAt},"sdk":${JSON.stringify(meta.sdk)},"events":[`;
-  const firstHead = meta.dropped ? head.replace('"events"', `"dropped":${meta.dropped},"events"`) : head;
-  const tail = ']}';
-  const bodies: Body[] = [];
-  let parts: string[] = [];
+export function packBodies(events: WireEvent[], meta: BatchMeta, sentAt: number, maxBytes = MAX_REQUEST_BYTES): Body[] {
+  const head = `{"v":${PROTOCOL_VERSION},${meta.projectId === undefined ? '' : `"projectId":${JSON.stringify(meta.projectId)},`}"sentAt":${sentAt},"sdk":${JSON.stringify(meta.sdk)},`;
+  const dropped = meta.dropped ? `"dropped":${meta.dropped},` : '';
+  const groups: WireEvent[][] = [];
   let group: WireEvent[] = [];
-  const empty = utf8Length(firstHead) + tail.length;
+  const empty = utf8Length(head + dropped) + 12; // "events":[ and ]}
   let size = empty;
-  const close = () => {
-    if (group.length) bodies.push({ body: (bodies.length ? head : firstHead) + parts.join(',') + tail, events: group });
-    parts = [];
-    group = [];
-    size = empty;
-  };
   for (const event of events) {
-    const json = JSON.stringify(event);
-    const bytes = utf8Length(json) + 1; // with its comma
+    const bytes = utf8Length(JSON.stringify(event)) + 1; // with its comma
     if (empty + bytes > maxBytes) continue;
-    if (size + bytes > maxBytes) close();
-    parts.push(json);
+    if (size + bytes > maxBytes) groups.push(group), (group = []), (size = empty);
     group.push(event);
     size += bytes;
   }
-  close();
-  return bodies;
+  if (group.length) groups.push(group);
+  return groups.map((group, i) => {
+    const shared: Record<string, unknown> = {};
+    for (const field of ID_FIELDS) {
+      const value = group[0][field];
+      if (value !== undefined && group.every((e) => e[field] === value)) shared[field] = value;
+    }
+    const top = JSON.stringify(shared).slice(1, -1);
+    const json = group.map((e) => JSON.stringify(e, function (key, value) {
+      return this === e && key in shared ? undefined : value;
+    }));
+    return { body: `${head}${i ? '' : dropped}${top}${top && ','}"events":[${json}]}`, events: group };
+  });
 }

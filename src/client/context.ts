@@ -1,7 +1,7 @@
-import { CLICK_ID_PARAMS, type NavigationType, type PageContext, type Utm, type UserAgentData } from '../protocol';
+import { CLICK_ID_PARAMS, cut, LIMITS, type NavigationType, type PageContext, type Utm, type UserAgentData } from '../protocol';
 
-/** Longest value kept of a UTM parameter or click id (a hostile URL must not bloat every beacon). */
-const PARAM_MAX = 255;
+/** A string field cut to its limit in the protocol (never inside a character); undefined for an empty or missing one. */
+const text = (value: unknown, max: number): string | undefined => (typeof value === 'string' && value ? cut(value, max) : undefined);
 
 /** UTM parameters and click ids of a URL; parameter names match case-insensitively. */
 export function acquisition(url: string): Utm & { clickIds?: Record<string, string> } {
@@ -14,11 +14,10 @@ export function acquisition(url: string): Utm & { clickIds?: Record<string, stri
   }
   params.forEach((value, key) => {
     const name = key.toLowerCase();
-    const v = value.slice(0, PARAM_MAX);
-    if (!v) return;
+    if (!value) return;
     // utm_source -> utmSource ... utm_id -> utmId
-    if (/^utm_(source|medium|campaign|term|content|id)$/.test(name)) out[('utm' + name[4].toUpperCase() + name.slice(5)) as keyof Utm] ??= v;
-    else if (CLICK_ID_PARAMS.includes(name)) (out.clickIds ||= {})[name] ??= v;
+    if (/^utm_(source|medium|campaign|term|content|id)$/.test(name)) out[('utm' + name[4].toUpperCase() + name.slice(5)) as keyof Utm] ??= cut(value, LIMITS.utm);
+    else if (CLICK_ID_PARAMS.includes(name)) (out.clickIds ||= {})[name] ??= cut(value, LIMITS.clickId);
   });
   return out;
 }
@@ -49,21 +48,27 @@ export function pageContext(
   } catch {
     // no Intl: the offset still tells a lot
   }
+  const hints = nav.userAgentData;
   // Fields left undefined are dropped by JSON.stringify: nothing is sent for what the browser lacks.
+  // Every string is cut to its limit in the protocol (LIMITS), which the collector shares.
   const ctx: PageContext = {
-    url: page.url,
-    title: page.title.slice(0, 512),
-    referrer: page.referrer || undefined,
+    url: cut(page.url, LIMITS.url),
+    title: cut(page.title, LIMITS.title),
+    referrer: text(page.referrer, LIMITS.referrer),
     navigationType: page.navigationType,
     ...acquisition(page.url),
     screenWidth: screen?.width,
     screenHeight: screen?.height,
     maxTouchPoints: nav.maxTouchPoints,
-    language: nav.language || undefined,
-    timezoneIANA,
+    language: text(nav.language, LIMITS.language),
+    timezoneIANA: text(timezoneIANA, LIMITS.timezoneIANA),
     timezoneOffset: -new Date(now).getTimezoneOffset() || 0, // no -0 for UTC
-    // NavigatorUAData#toJSON gives exactly the low-entropy hints: brands, mobile, platform.
-    userAgentData: nav.userAgentData,
+    // The low-entropy hints (what NavigatorUAData#toJSON gives), each string cut to its limit.
+    userAgentData: hints && {
+      brands: Array.from(hints.brands ?? [], (b) => ({ brand: cut(String(b.brand), LIMITS.brand), version: cut(String(b.version), LIMITS.brandVersion) })),
+      mobile: !!hints.mobile,
+      platform: cut(String(hints.platform ?? ''), LIMITS.platform),
+    },
     automation: nav.webdriver || undefined,
   };
   return ctx;

@@ -1,3 +1,5 @@
+import { cut, LIMITS } from '../protocol';
+import type { Locks } from './locks';
 import { fields, isId, join } from './record';
 import type { StorageAreas } from './storage';
 
@@ -28,11 +30,14 @@ export function decodeIdentity(value: string | null | undefined): Identity | und
   return { deviceId, anonymousId, identityId };
 }
 
-/** identify() accepts strings and numbers; anything else, or empty, is ignored. identityId is a varchar(80). */
+/** identify() accepts strings and numbers; anything else, or empty, is ignored. Cut to LIMITS.identityId, never inside a character. */
 export function normalizeIdentityId(value: unknown): string | undefined {
   if (typeof value !== 'string' && typeof value !== 'number') return undefined;
-  return String(value).trim().slice(0, 80) || undefined;
+  return cut(String(value).trim(), LIMITS.identityId) || undefined;
 }
+
+/** The Web Lock under which a browser's first deviceId is decided. */
+export const IDENTITY_LOCK = 'sessionbeacon:id';
 
 export interface IdentityStore {
   current: Identity | undefined;
@@ -40,6 +45,11 @@ export interface IdentityStore {
   readSync(): Identity | undefined;
   /** Resolves the identity (waiting for IndexedDB only if it must), then repairs every copy. */
   loadIdentity(): Promise<Identity>;
+  /**
+   * Consent was just given: what the browser has stored (any copy) wins over the
+   * identity this page kept in memory while it could not store; then every copy is written.
+   */
+  adopt(): Promise<Identity>;
   /** The identity now, minting one if nothing is known: for a page leaving before load() settled. */
   ensure(): Identity;
   /** Writes the identity to every copy. */
@@ -60,28 +70,41 @@ export interface IdentityStore {
  * IndexedDB (asynchronous, only when both others are gone). A new deviceId is
  * minted only when all three are empty, and every load writes all three back,
  * which also renews the cookie's Max-Age.
+ *
+ * Several trackers or tabs starting at once on a first visit must agree on one
+ * deviceId: the wait for IndexedDB gives another one time to mint and write its
+ * own. So a deviceId is decided under the Web Lock `sessionbeacon:id` (IndexedDB,
+ * which every process sees at once, is read there and written before the lock
+ * is let go), and the synchronous copies are read again just before minting,
+ * which is all a browser without Web Locks gets (then two tabs in the very same
+ * instant may still mint two; trackers of one page never do).
  */
-export function identityStore(areas: StorageAreas, newId: () => string): IdentityStore {
+export function identityStore(areas: StorageAreas, newId: () => string, locks?: Locks): IdentityStore {
   const { cookie, local, idb } = areas;
+  const write = (): Promise<void> => {
+    const id = (store.current ||= { deviceId: newId(), anonymousId: newId() });
+    const value = encodeIdentity(id);
+    cookie.set(IDENTITY_KEY, value);
+    local.set(IDENTITY_KEY, value);
+    return idb.set(IDENTITY_KEY, value);
+  };
+  const stored = () => decodeIdentity(cookie.get(IDENTITY_KEY)) || decodeIdentity(local.get(IDENTITY_KEY));
+  // Read again after the wait for IndexedDB: another tracker may have written meanwhile. ensure()
+  // may have minted meanwhile too (the page was hidden while we waited): a stored copy still wins.
+  const decide = async () => {
+    store.current = stored() || decodeIdentity(await idb.get(IDENTITY_KEY)) || stored() || store.current;
+    await write();
+  };
+  const underLock = () => (locks ? locks.request(IDENTITY_LOCK, {}, decide).catch(decide) : decide()).then(() => store.current!);
   const store: IdentityStore = {
     current: undefined,
-    readSync: () => (store.current ||= decodeIdentity(cookie.get(IDENTITY_KEY)) || decodeIdentity(local.get(IDENTITY_KEY))),
-    async loadIdentity() {
-      if (!store.readSync()) {
-        const fromIdb = decodeIdentity(await idb.get(IDENTITY_KEY));
-        // ensure() may have run meanwhile (the page was hidden while we waited).
-        store.current ||= fromIdb;
-      }
-      return store.writeBack();
-    },
+    readSync: () => (store.current ||= stored()),
+    loadIdentity: () => (store.readSync() ? Promise.resolve(store.writeBack()) : underLock()),
+    adopt: underLock,
     ensure: () => store.readSync() || store.writeBack(),
     writeBack() {
-      const id = (store.current ||= { deviceId: newId(), anonymousId: newId() });
-      const value = encodeIdentity(id);
-      cookie.set(IDENTITY_KEY, value);
-      local.set(IDENTITY_KEY, value);
-      void idb.set(IDENTITY_KEY, value);
-      return id;
+      void write();
+      return store.current!;
     },
     identify(identityId) {
       const id = store.ensure();

@@ -56,7 +56,7 @@ export function createTracker(options: TrackerOptions, env?: Partial<TrackerEnv>
   try {
     const win = env?.window ?? (typeof window === 'undefined' ? undefined : window);
     if (win?.document) {
-      core = startTracker(options, { ...browserEnv(win, options), ...env }, replay);
+      core = startTracker(options, { ...browserEnv(win, options), ...env }, replay); // undefined: refused (a second tracker for the same endpoint and project)
     }
   } catch {
     core = undefined;

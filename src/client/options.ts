@@ -42,7 +42,7 @@ export const DEFAULTS = {
 export type ResolvedOptions = typeof DEFAULTS & Pick<TrackerOptions, 'projectId' | 'cookieDomain'>;
 
 /**
- * Fills in defaults. A value of the wrong type (or a negative number) is
+ * Fills in defaults. A value of the wrong type (or a negative, NaN or infinite number) is
  * replaced by the default, so no option can make the tracker throw; `consent`
  * is 'pending' only when asked for exactly.
  */
@@ -51,7 +51,8 @@ export function resolveOptions(options: Partial<TrackerOptions> | undefined): Re
   const resolved = { ...DEFAULTS } as Record<string, unknown>;
   for (const [key, fallback] of Object.entries(DEFAULTS)) {
     const value = given[key];
-    if (typeof value === typeof fallback && !((value as number) < 0)) resolved[key] = value;
+    // A number must be finite and not negative: NaN would make every event a new visit, Infinity every timer fire at once.
+    if (typeof value === typeof fallback && (typeof value !== 'number' || (value >= 0 && value < Infinity))) resolved[key] = value;
   }
   if (resolved.consent !== 'pending') resolved.consent = 'granted';
   // Checked where used: projectId is sent as given (the collector validates it), cookieDomain is probed.

@@ -86,10 +86,11 @@ export function createOutbox(
       }, Math.max(delay, retryAt - now()));
   };
 
+  /** `dropped` is the count this body reports: given back to the queue unless the body was acknowledged (or handed to the browser as a beacon). */
   const send = ({ body, events }: Body, leaving: boolean, dropped: number): Promise<void> => {
     const bytes = utf8Length(body);
     if (leaving) {
-      if (leavingBytes + bytes > MAX_REQUEST_BYTES) return Promise.resolve();
+      if (leavingBytes + bytes > MAX_REQUEST_BYTES) return Promise.resolve(queue.lose(dropped));
       leavingBytes += bytes;
     }
     const ids = new Set(events.map((e) => e.id));
@@ -101,9 +102,11 @@ export function createOutbox(
       clearTimeout(timeout);
       requests.delete(request);
       ids.forEach((id) => inFlight.delete(id));
+      // A beacon (-1) is taken as delivered for its count: its events stay queued and are
+      // deduplicated by id if sent again, a count cannot be, so it is not reported twice.
+      if (status < 200 || status > 299) queue.lose(status < 0 ? 0 : dropped);
       if (status >= 200 && status < 300) {
         attempt = retryAt = 0;
-        queue.dropped -= dropped;
         queue.remove(ids);
       } else if ((status === 413 || (leaving && !status)) && events.length > 1) {
         // Too large for the collector, or a beacon the browser refused: halve and try again.
@@ -117,7 +120,7 @@ export function createOutbox(
         schedule(0);
       } else if (status > 0) {
         // Refused for good (400, 403, 404, 422, or a lone event too large): retrying cannot help.
-        queue.dropped += ids.size;
+        queue.lose(ids.size);
         queue.remove(ids);
       }
       // status -1 (a beacon, fate unknown): the events stay queued for the next page.
@@ -125,8 +128,9 @@ export function createOutbox(
   };
 
   const sendAll = (events: WireEvent[], leaving: boolean): Promise<void> => {
-    const dropped = queue.dropped;
+    const dropped = queue.takeDropped();
     const bodies = packBodies(events, { ...opts, dropped }, now());
+    if (!bodies.length) queue.lose(dropped);
     return Promise.all(bodies.map((body, i) => send(body, leaving, i ? 0 : dropped))).then(() => {});
   };
 

@@ -30,8 +30,18 @@ interface QueueRecord {
 export interface Queue {
   /** The events not yet acknowledged, oldest first. */
   readonly events: WireEvent[];
-  /** Events dropped by the limits (or refused by the collector) and not reported yet. */
-  dropped: number;
+  /**
+   * Events dropped (the limits, age, refusals) and not reported yet. The queue is
+   * the count's one owner: `lose` adds to it, `takeDropped` hands it to one
+   * request body, and a body that was not acknowledged gives it back with `lose`,
+   * so a count is reported once and subtracted once (two flushes in flight, a 413
+   * split: never twice, never negative).
+   */
+  readonly dropped: number;
+  /** Counts `count` events as dropped (or gives back a count a body failed to report). */
+  lose(count: number): void;
+  /** The count to report in the next body; the queue holds zero until it is given back. */
+  takeDropped(): number;
   /** JSON bytes of the queued events (approximate: UTF-16 length), kept by the queue. */
   bytes: number;
   add(event: WireEvent): void;
@@ -49,6 +59,8 @@ export interface Queue {
   release(): void;
   /** The page is back from the back/forward cache: take the queue again, unless another page adopted it meanwhile. */
   reclaim(): void;
+  /** destroy(): lets go of the lock for good and stops renewing the lease; the record stays for adoption. */
+  close(): void;
 }
 
 /**
@@ -77,6 +89,9 @@ export function createQueue(
   const key = QUEUE_PREFIX + queueId;
   const lockName = (id: string) => 'sessionbeacon:q:' + id;
   let writing = false;
+  let dropped = 0;
+  /** destroy() ran: never take the lock again. */
+  let closed = false;
   /** Our record holds our events: only then can its absence mean another page adopted them. */
   let stored = false;
   const size = (e: WireEvent) => JSON.stringify(e).length;
@@ -93,7 +108,7 @@ export function createQueue(
   };
   const drop = (count: number) => {
     for (const e of queue.events.splice(0, count)) queue.bytes -= size(e);
-    queue.dropped += count;
+    dropped += count;
   };
   /** Another page adopted our record while we were in the back/forward cache: the events are its now. */
   const adopted = async () => {
@@ -112,16 +127,25 @@ export function createQueue(
   const hold = (restored: boolean) =>
     void locks
       ?.request(lockName(queueId), {}, async () => {
+        if (closed) return; // destroyed while the lock was on its way
         if (restored) await adopted();
         await new Promise<void>((resolve) => (letGo = resolve));
       })
       .catch(() => {});
   // Without locks the lease must be renewed while the page lives, even with nothing new to send.
-  if (!locks) setInterval(() => queue.events.length && save(), QUEUE_LEASE / 3);
+  const lease = locks ? undefined : setInterval(() => queue.events.length && save(), QUEUE_LEASE / 3);
 
   const queue: Queue = {
     events: [],
-    dropped: 0,
+    get dropped() {
+      return dropped;
+    },
+    lose: (count) => void (dropped += count),
+    takeDropped: () => {
+      const count = dropped;
+      dropped = 0;
+      return count;
+    },
     bytes: 0,
     add(event) {
       queue.events.push(event);
@@ -139,7 +163,7 @@ export function createQueue(
     },
     clear() {
       drop(queue.events.length);
-      queue.dropped = 0;
+      dropped = 0;
       save();
     },
     save,
@@ -147,9 +171,14 @@ export function createQueue(
       const old = queue.events.filter((e) => t - e.ts > limits.maxAge);
       if (!old.length) return;
       queue.remove(new Set(old.map((e) => e.id)));
-      queue.dropped += old.length;
+      dropped += old.length;
     },
     release: () => letGo?.(),
+    close() {
+      closed = true;
+      clearInterval(lease);
+      letGo?.();
+    },
     reclaim() {
       if (locks) hold(true);
       else void adopted();

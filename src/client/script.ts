@@ -13,7 +13,8 @@ try {
   const w = window as unknown as { sessionbeacon?: Stub };
   const options = optionsFromDataset((document.currentScript as HTMLScriptElement | null)?.dataset);
   const core = startTracker(options, browserEnv(window, options), fromStub(w.sessionbeacon));
-  w.sessionbeacon = (method: unknown, ...args: unknown[]) => {
+  // Refused (the tag twice on one page): the first tag's function stays.
+  if (core) w.sessionbeacon = (method: unknown, ...args: unknown[]) => {
     try {
       const result = core.call(String(method), args);
       return result instanceof Promise ? result.catch(() => {}) : result;

@@ -1,9 +1,8 @@
-import { nanoid } from 'nanoid';
-import { TRACKERS, type TrackerHandle } from './registry';
-import type { EventIds, NavigationType, WireEvent } from '../protocol';
-import { activeTime, type ActiveTime } from './activity';
-import { pageContext } from './context';
-import { DEVICE_COOKIE_MAX_AGE, identityStore, normalizeIdentityId } from './ids';
+import { cut, LIMITS, type EventIds, type WireEvent } from '../protocol';
+import { DENIED, GRANTED, PENDING, initialConsent, onConsentElsewhere, rememberConsent, type ConsentState } from './consent';
+import type { TrackerEnv } from './env';
+import { jsonProperties, type EventFields } from './events';
+import { identityStore, normalizeIdentityId } from './ids';
 import { listen, type Off } from './lib/listen';
 import { onFocusChange } from './lib/onFocusChange';
 import { onHidden } from './lib/onHidden';
@@ -13,19 +12,22 @@ import { onRouteChange } from './lib/onRouteChange';
 import { onVisible } from './lib/onVisible';
 import { whenActivated } from './lib/whenActivated';
 import { resolveOptions, type TrackerOptions } from './options';
-import { createOutbox } from './outbox';
-import { createQueue } from './queue';
-import { checkCookieDomain, cookieArea, idbArea, webStorageArea, type StorageAreas } from './storage';
-import { createTab, type Channel } from './tab';
-import { navigationEntry, navigationTiming, loadNavigationType } from './timing';
-import { beaconTransport, type Transport } from './transport';
-import type { Locks } from './locks';
+import { createOutbox, type Outbox } from './outbox';
+import { createPages } from './pages';
+import { createPipeline } from './pipeline';
+import { createQueue, type Queue } from './queue';
+import { liveTrackers, type TrackerHandle } from './registry';
+import { createTab } from './tab';
+import { loadNavigationType, navigationEntry } from './timing';
 import { createVisit } from './visit';
 
+export { browserEnv, type TrackerEnv } from './env';
+
 export const SDK_VERSION = '0.1.0';
-const CONSENT_KEY = 'sb_consent';
 /** When to look for orphaned queues a second time, ms after the IDs are known. */
 const ADOPT_AGAIN = 3000;
+/** The longest the start waits for idle time before booting, ms (the first batch leaves flushInterval after that). */
+const BOOT_WITHIN = 300;
 
 /** The IDs as the tracker knows them now; an ID not known yet (the page is still prerendering) is undefined. */
 export type Ids = { [K in keyof EventIds]?: string };
@@ -40,29 +42,16 @@ export interface Tracker {
   identify(identityId: string | number, traits?: Record<string, unknown>): void;
   /** Log-out: a new anonymousId, no identityId. The deviceId stays. */
   reset(): void;
-  /** Stops all tracking, deletes the stored IDs; remembered across pages. */
+  /** Stops all tracking, deletes the stored IDs; remembered across pages and applied in every open tab. */
   optOut(): void;
-  /** Consent given: stores the IDs, sends what waited and everything after; remembered across pages. */
+  /** Consent given: stores the IDs, sends what waited and everything after; remembered across pages and applied in every open tab. */
   optIn(): void;
   /** Sends what is queued; resolves when it was answered or failed. Never rejects. */
   flush(): Promise<void>;
   /** The current IDs. */
   readonly ids: Ids;
-  /** Removes every listener and timer of the tracker after a last flush. */
+  /** Sends what is queued, then removes every listener and timer of the tracker and lets go of its Web Locks. */
   destroy(): Promise<void>;
-}
-
-/** Seams for tests and unusual hosts; every member has a browser default. */
-export interface TrackerEnv {
-  window: Window;
-  now: () => number;
-  newId: () => string;
-  transport: Transport;
-  /** The storage areas, each asking `canStore()` before it writes. */
-  storage: (canStore: () => boolean) => StorageAreas;
-  /** Web Locks; undefined uses the re-read-before-write fallback. */
-  locks: Locks | undefined;
-  channel: () => Channel | undefined;
 }
 
 /** A call made before the tracker could run it (the script tag's stub, or a prerendered page), with the page of that moment. */
@@ -72,39 +61,6 @@ export interface QueuedCall {
   ts: number;
   url: string;
   title: string;
-}
-
-interface Page {
-  id: string;
-  activity: ActiveTime;
-  reported: number;
-}
-
-interface Op {
-  ts: number;
-  /** Activity (model.md) starts or extends the visit; page_leave and page_ping do not. */
-  active: boolean;
-  run?: () => void;
-}
-
-/** Consent as the tracker holds it: granted; pending (hold everything in memory); denied (drop everything). */
-const GRANTED = 0;
-const PENDING = 1;
-const DENIED = 2;
-/** An event before the tracker adds its id, seq and IDs. */
-type EventFields = Omit<WireEvent, keyof EventIds | 'id' | 'seq'> & Record<string, unknown>;
-
-const PROPERTIES_MAX = 16384;
-
-/** Properties are kept only if they serialize to JSON within a size that fits a beacon. */
-function jsonProperties(value: unknown): Record<string, unknown> | undefined {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  try {
-    const json = JSON.stringify(value);
-    return json.length <= PROPERTIES_MAX ? (JSON.parse(json) as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined; // cycles, BigInt, throwing getters
-  }
 }
 
 /** The tracker's core: `index.ts` and `script.ts` put never-throwing faces on it. */
@@ -121,91 +77,38 @@ export interface TrackerCore {
 /**
  * Creates the tracker and starts it once the page is shown. `replay` are calls
  * made before it existed (the script tag's stub), each with its page and time.
+ * Returns undefined when the page already runs a tracker for the same endpoint
+ * and project (registry.ts).
  *
- * Events are built by one ordered pipeline of ops: every call and interaction
- * is an op with the time it happened; ops run in order once the IDs are known
- * (identity read, tab checked), so the first beacon already carries the
- * deviceId that IndexedDB may have had to give back.
+ * This file is the wiring and the lifecycle: consent (consent.ts) decides what
+ * is stored and sent, every call and interaction goes through the ordered
+ * pipeline (pipeline.ts) once the IDs are known (ids.ts, visit.ts, tab.ts), page
+ * views and their reports are pages.ts, and events leave through the queue and
+ * the outbox (queue.ts, outbox.ts).
  */
-export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: QueuedCall[] = []): TrackerCore {
+export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: QueuedCall[] = []): TrackerCore | undefined {
   const o = resolveOptions(options);
   const { now, newId } = env;
   const win = env.window;
   const doc = win.document;
-  const perf = win.performance;
-  // The consent decision itself is always stored: forgetting an opt-out would break it.
+  const key = `${new URL(o.endpoint, doc.location?.href).href} ${o.projectId}`;
+  const live = liveTrackers(win, key);
+  if (!live) return undefined;
+
   const decisions = env.storage(() => true);
-  const stored = decisions.local.get(CONSENT_KEY) ?? decisions.cookie.get(CONSENT_KEY);
-  const gpc = (win.navigator as Navigator & { globalPrivacyControl?: boolean }).globalPrivacyControl;
-  let consent: number = stored === '1' ? GRANTED : stored === '0' || (gpc && o.respectGpc) ? DENIED : o.consent === 'pending' ? PENDING : GRANTED;
+  /** Read when the tracker boots (its first storage access); nothing is stored or sent before. */
+  let consent: ConsentState = PENDING;
   const areas = env.storage(() => consent === GRANTED);
-  const identity = identityStore(areas, newId);
+  const identity = identityStore(areas, newId, env.locks);
   const visit = createVisit(areas, { timeout: o.inactivityTimeout, writeEvery: 5000 }, newId, now, env.locks);
   const tab = createTab(areas.session, newId, env.channel);
-  // One queue per page (not per tab): a reload's new page adopts the old page's leftovers.
-  const queue = createQueue(areas.idb, newId(), now, env.locks, () => consent === GRANTED);
-  const outbox = createOutbox(
-    { endpoint: o.endpoint, projectId: o.projectId, sdk: SDK_VERSION, flushInterval: o.flushInterval, maxEvents: o.maxBatchEvents },
-    env.transport,
-    now,
-    () => consent !== GRANTED,
-    queue,
-  );
+  let queue!: Queue;
+  let outbox!: Outbox;
+  const pipeline = createPipeline(visit, () => identity.ensure());
 
-  let started = false;
-  let ready = false;
-  let busy = false;
-  let destroyed = false;
-  let whenReady: Promise<void> = Promise.resolve();
-  /** The op waiting for a Web Lock, while `busy`. */
-  let waiting: Promise<void> = Promise.resolve();
-  /** Resolves once every op queued so far has run. */
-  const drained = (): Promise<void> => (busy ? waiting.then(drained) : Promise.resolve());
-  const ops: Op[] = [];
-  const queued = replay.slice();
-  let page: Page | undefined;
-  let lastUrl = '';
-  let timingPending = false;
-  let focused = true;
-  let engaged = false;
-  let heartbeat: ReturnType<typeof setInterval> | undefined;
-  const offs: Off[] = [];
-  const href = () => doc.location.href;
-  /** Navigation timing of the document load, once complete and sane. */
-  const loadTiming = () => navigationTiming(navigationEntry(perf), perf?.now() ?? 0);
-
-  // ---- the ordered pipeline ----
-
-  const op = (ts: number, active: boolean, run?: () => void) => {
-    ops.push({ ts, active, run });
-    pump();
-  };
-
-  /**
-   * Runs queued ops in order. Most run synchronously; one whose visit must be
-   * decided under a lock waits, and the ops after it wait with it. `leaving`
-   * runs everything now with what is known: the page may not get another chance.
-   */
-  const pump = (leaving = false): void => {
-    if (!leaving && (!ready || busy)) return;
-    if (leaving) identity.ensure();
-    while (ops.length) {
-      const next = ops[0];
-      const v = next.active || !visit.current ? (leaving ? visit.touchNow(next.ts) : visit.touch(next.ts)) : visit.current;
-      if (v instanceof Promise) {
-        busy = true;
-        waiting = v.then(() => {
-          busy = false;
-          pump();
-        });
-        return;
-      }
-      ops.shift();
-      next.run?.();
-    }
-  };
-
+  /** Stamps an event with its id, seq and the IDs of this moment, and hands it to the outbox. */
   const emit = (fields: EventFields) => {
+    const page = pages.current;
     if (consent === DENIED || !page) return;
     const id = identity.ensure();
     const visitId = visit.current!.visitId;
@@ -222,55 +125,69 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       ...fields,
     } as WireEvent);
   };
+  const pages = createPages(win, pipeline, emit, newId, o.idleTimeout);
 
-  // ---- pages ----
+  let started = false;
+  let booted = false;
+  let destroyed = false;
+  let whenReady: Promise<void> = Promise.resolve();
+  let adoptAgain: ReturnType<typeof setTimeout> | undefined;
+  const queued = replay.slice();
+  const offs: Off[] = [];
+  const href = () => doc.location.href;
 
-  /** A page view: the page being left reports its activeTime first. */
-  const newPage = (ts: number, url: string, title: string, navigationType: NavigationType, referrer?: string) => {
-    lastUrl = url;
-    op(ts, true, () => {
-      if (page) report('page_leave', ts);
-      page = { id: newId(), activity: activeTime(o.idleTimeout, ts, engaged), reported: 0 };
-      emit({ type: 'page_view', ts, ...pageContext(win, { url, title, referrer, navigationType }, ts) });
-    });
+  /**
+   * Events of pages that closed or crashed before the collector had them. Once more a
+   * little later: a page closing just as this one starts may not have let go of its lock yet.
+   */
+  const adoptOrphans = () => {
+    const adopt = () =>
+      destroyed ||
+      void queue.adoptOrphans().then((adopted) => {
+        if (adopted) return outbox.flush();
+      });
+    adopt();
+    clearTimeout(adoptAgain);
+    adoptAgain = setTimeout(adopt, ADOPT_AGAIN);
   };
-
-  /** A route change, if the URL really changed: the same URL twice is one page view. */
-  const routeTo = (ts: number, url: string, title: string) => url !== lastUrl && newPage(ts, url, title, 'route', lastUrl);
-
-  /** page_leave / page_ping: the page's cumulative activeTime, and the load timing once known. */
-  const report = (type: 'page_leave' | 'page_ping', ts: number) => {
-    const p = page!;
-    const fields: EventFields = { type, ts, activeTime: (p.reported = p.activity.value(ts)), userActions: p.activity.userActions };
-    const timing = timingPending && loadTiming();
-    if (timing) {
-      Object.assign(fields, timing);
-      timingPending = false;
-    }
-    emit(fields);
-  };
-
-  const passive = (type: 'page_leave' | 'page_ping', ts: number) => op(ts, false, () => page && report(type, ts));
 
   // ---- lifecycle ----
 
-  const engage = (ts: number) => {
-    engaged = doc.visibilityState !== 'hidden' && focused;
-    page?.activity.setEngaged(engaged, ts);
-  };
-
-  /** A real interaction: counts for activeTime and keeps the visit alive. */
-  const interact = (discrete: boolean) => {
-    const ts = now();
-    page?.activity.interaction(ts, discrete);
-    op(ts, true);
+  /**
+   * Everything that can wait for the first page view to be queued: the consent
+   * decision and the IDs (cookie, web storage, IndexedDB, the Web Locks), the tab
+   * check (BroadcastChannel), the queue (its Web Lock, adoption) and the outbox.
+   * Runs in idle time after the start, or at once on first need (the page is
+   * hidden, a method that needs them is called).
+   */
+  const boot = () => {
+    if (booted || destroyed) return;
+    booted = true;
+    consent = initialConsent(decisions, o.consent, o.respectGpc, win.navigator);
+    // One queue per page (not per tab): a reload's new page adopts the old page's leftovers.
+    queue = createQueue(areas.idb, newId(), now, env.locks, () => consent === GRANTED);
+    outbox = createOutbox(
+      { endpoint: o.endpoint, projectId: o.projectId, sdk: SDK_VERSION, flushInterval: o.flushInterval, maxEvents: o.maxBatchEvents },
+      env.transport,
+      now,
+      () => consent !== GRANTED,
+      queue,
+    );
+    pages.engage(now(), safeHasFocus(doc));
+    identity.readSync();
+    // Without consent IndexedDB is not even opened (opening creates the database): the IDs live in memory.
+    whenReady = Promise.all([consent === GRANTED ? identity.loadIdentity() : identity.ensure(), tab.resolve()]).then(() => {
+      pipeline.start();
+      if (consent === GRANTED) adoptOrphans();
+    });
   };
 
   const hidden = () => {
+    boot();
     const ts = now();
-    engage(ts);
-    passive('page_leave', ts);
-    pump(true);
+    pages.engage(ts);
+    pages.report('page_leave', ts);
+    pipeline.runAll();
     visit.flush();
     tab.writeBack(); // the event counter, so the tab's next page continues it
     void outbox.flush(true);
@@ -278,147 +195,142 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
 
   /** The page is left (maybe into the back/forward cache): hold nothing that keeps it out, or that another page may want. */
   const left = () => {
+    boot();
     outbox.abort(); // a request in flight can keep a page out of some browsers' cache; its events stay queued
     tab.close(); // no answering tab questions while frozen
     queue.release(); // adoptable if this page never comes back
   };
 
-  // Load timing goes out as soon as the load is complete, if the browser has it.
-  const loaded = () => timingPending && loadTiming() && passive('page_ping', now());
-
   const begin = (wasPrerendered: boolean) => {
     if (destroyed) return;
     started = true;
     const ts = now();
-    focused = safeHasFocus(doc);
-    engaged = doc.visibilityState !== 'hidden' && focused;
-    identity.readSync();
-    whenReady = Promise.all([identity.loadIdentity(), tab.resolve()]).then(() => {
-      ready = true;
-      pump();
-      // Events of pages that closed or crashed before the collector had them. Once more a
-      // little later: a page closing just as this one starts may not have let go of its lock yet.
-      const adopt = () =>
-        destroyed ||
-        void queue.adoptOrphans().then((adopted) => {
-          if (adopted) return outbox.flush();
-        });
-      adopt();
-      setTimeout(adopt, ADOPT_AGAIN);
-    });
-
+    // The page view first, with its moment: nothing that can wait runs before it is queued.
     const first = queued[0];
-    timingPending = true;
-    newPage(
+    pages.wantTiming(true);
+    pages.view(
       first ? Math.min(first.ts, ts) : ts,
       first?.url ?? href(),
       first?.title ?? doc.title,
-      loadNavigationType(navigationEntry(perf), wasPrerendered),
+      loadNavigationType(navigationEntry(win.performance), wasPrerendered),
       doc.referrer,
     );
     for (const c of queued.splice(0)) {
-      routeTo(c.ts, c.url, c.title);
-      run(c.method, c.args, c.ts);
+      // page() is itself the page view of its moment; any other call may follow a route change.
+      if (c.method !== 'page') pages.routeTo(c.ts, c.url, c.title);
+      run(c.method, c.args, c.ts, c.url, c.title);
     }
-    routeTo(ts, href(), doc.title);
+    pages.routeTo(ts, href(), doc.title);
 
+    const active = () => pages.interact(now(), false);
     offs.push(
       onHidden(win, hidden),
       listen(win, 'pagehide', left),
       onVisible(doc, () => {
-        engage(now());
-        interact(false);
+        pages.engage(now());
+        active();
       }),
-      onFocusChange(win, (f) => {
-        focused = f;
-        engage(now());
-        if (f) interact(false);
+      onFocusChange(win, (focused) => {
+        pages.engage(now(), focused);
+        if (focused) active();
       }),
-      onInteraction(win, interact),
-      listen(win, 'online', outbox.resume),
+      onInteraction(win, (discrete) => pages.interact(now(), discrete)),
+      listen(win, 'online', () => booted && outbox.resume()),
+      // A decision made in another tab of the site applies here at once.
+      onConsentElsewhere(win, (given) => methods[given ? 'optIn' : 'optOut']([], now(), undefined, undefined, true)),
       // A restore from the back/forward cache is a new page view (with no load timing).
       onRestore(win, () => {
+        boot();
         tab.listen();
         queue.reclaim();
-        timingPending = false;
-        engage(now());
-        newPage(now(), href(), doc.title, 'back_forward_cache');
+        pages.wantTiming(false);
+        pages.engage(now());
+        pages.view(now(), href(), doc.title, 'back_forward_cache');
       }),
     );
-    if (o.autoPageViews) offs.push(onRouteChange(win, () => routeTo(now(), href(), doc.title)));
-    if (doc.readyState === 'complete') loaded();
-    else offs.push(listen(win, 'load', () => setTimeout(loaded)));
-    if (o.heartbeatInterval > 0)
-      heartbeat = setInterval(() => {
-        const t = now();
-        if (page && doc.visibilityState === 'visible' && page.activity.value(t) > page.reported) passive('page_ping', t);
-      }, o.heartbeatInterval);
+    if (o.autoPageViews) offs.push(onRouteChange(win, () => pages.routeTo(now(), href(), doc.title)));
+    // Load timing goes out as soon as the load is complete, if the browser has it.
+    if (doc.readyState === 'complete') pages.loaded(now());
+    else offs.push(listen(win, 'load', () => setTimeout(() => pages.loaded(now()))));
+    if (o.heartbeatInterval > 0) offs.push(pages.heartbeat(o.heartbeatInterval, now));
+    // In idle time (at the latest BOOT_WITHIN ms from now), or in the next task where idle callbacks are missing (Safari).
+    const idle = (win as Window & { requestIdleCallback?: Window['requestIdleCallback'] }).requestIdleCallback;
+    if (idle) idle(boot, { timeout: BOOT_WITHIN });
+    else setTimeout(boot);
   };
 
   // ---- public methods ----
 
-  const flush = () =>
-    started && consent === GRANTED
-      ? whenReady.then(drained).then(() => outbox.flush())
-      : Promise.resolve();
+  const flush = () => (started && (boot(), consent === GRANTED) ? whenReady.then(pipeline.drained).then(() => outbox.flush()) : Promise.resolve());
 
-  const decide = (value: '0' | '1') => {
-    decisions.local.set(CONSENT_KEY, value);
-    decisions.cookie.set(CONSENT_KEY, value);
-  };
-
-  const methods: Record<string, (args: unknown[], ts: number) => unknown> = {
+  /** Each method gets the moment of the call and, for a queued call, the page of that moment. */
+  const methods: Record<string, (args: unknown[], ts: number, url?: string, title?: string, fromOtherTab?: boolean) => unknown> = {
     track([name, properties], ts) {
       if (typeof name !== 'string' || !name) return;
       const props = jsonProperties(properties);
-      op(ts, true, () => emit({ type: 'track', ts, name: name.slice(0, 255), properties: props }));
+      pipeline.op(ts, true, () => emit({ type: 'track', ts, name: cut(name, LIMITS.name), properties: props }));
     },
-    page(_, ts) {
-      newPage(ts, href(), doc.title, 'route', lastUrl);
+    page(_, ts, url = href(), title = doc.title) {
+      pages.manual(ts, url, title);
     },
     identify([value, traits], ts) {
       const identityId = normalizeIdentityId(value);
       const t = jsonProperties(traits);
-      if (identityId)
-        op(ts, true, () => (identity.identify(identityId) || t) && emit({ type: 'identify', ts, identityId, traits: t }));
+      if (identityId) pipeline.op(ts, true, () => (identity.identify(identityId) || t) && emit({ type: 'identify', ts, identityId, traits: t }));
     },
     reset(_, ts) {
-      op(ts, false, () => identity.reset());
+      pipeline.op(ts, false, () => identity.reset());
     },
-    optOut() {
+    optOut(_, _ts, _url, _title, fromOtherTab) {
+      boot();
       consent = DENIED;
-      decide('0');
+      if (!fromOtherTab) rememberConsent(decisions, false);
       identity.forget();
       visit.forget();
       tab.forget();
       outbox.stop();
       queue.clear();
     },
-    optIn() {
+    optIn(_, _ts, _url, _title, fromOtherTab) {
+      boot();
+      if (!fromOtherTab) rememberConsent(decisions, true);
+      if (consent === GRANTED) return flush();
       consent = GRANTED;
-      decide('1');
-      if (identity.current) identity.writeBack();
       visit.writeBack();
       if (tab.record) tab.writeBack();
-      queue.save();
-      return flush();
+      if (!started) return;
+      // The identity this page kept in memory gives way to one the browser already stored (another
+      // tab's, which consented first): the events held meanwhile are this device's, and say so.
+      const held = identity.current;
+      return identity.adopt().then((id) => {
+        if (held && held.deviceId !== id.deviceId)
+          for (const e of queue.events) if (e.deviceId === held.deviceId) Object.assign(e, { deviceId: id.deviceId, anonymousId: id.anonymousId });
+        queue.save();
+        adoptOrphans();
+        return flush();
+      });
     },
     flush,
     destroy() {
+      boot();
       const last = flush().then(() => {
         if (tab.record) tab.writeBack(); // the event counter, for the tab's next tracker
       });
       destroyed = true;
       live.delete(handle);
       offs.splice(0).forEach((off) => off());
-      clearInterval(heartbeat);
+      clearTimeout(adoptAgain);
+      visit.flush(); // the pending last-activity write, now rather than by a timer
       outbox.stop();
       tab.close();
+      // The queue's lock and lease go once the last flush settled: its events stay adoptable if unsent.
+      void last.then(queue.close, queue.close);
       return last;
     },
   };
 
-  const run = (method: string, args: unknown[], ts: number) => (Object.hasOwn(methods, method) ? methods[method](args, ts) : undefined);
+  const run = (method: string, args: unknown[], ts: number, url?: string, title?: string) =>
+    Object.hasOwn(methods, method) ? methods[method](args, ts, url, title) : undefined;
 
   const core: TrackerCore = {
     call(method, args) {
@@ -429,14 +341,14 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       else return method === 'ids' ? core.ids : run(method, args, ts);
     },
     get ids() {
+      if (started) boot();
       const t = tab.record;
-      return { ...identity.current, visitId: visit.current?.visitId, sessionId: t?.sessionId, tabId: t?.tabId, pageId: page?.id };
+      return { ...identity.current, visitId: visit.current?.visitId, sessionId: t?.sessionId, tabId: t?.tabId, pageId: pages.current?.id };
     },
   };
 
   // The page's live trackers, for sessionbeacon/testing (registry.ts, docs/testing.md).
-  const handle: TrackerHandle = { flush: () => core.call('flush', []) as Promise<void>, ids: () => core.ids };
-  const live = ((win as unknown as Record<symbol, Set<TrackerHandle>>)[TRACKERS] ??= new Set());
+  const handle: TrackerHandle = { key, flush: () => core.call('flush', []) as Promise<void>, ids: () => core.ids };
   live.add(handle);
 
   const wasPrerendered = !!(doc as Document & { prerendering?: boolean }).prerendering;
@@ -450,26 +362,4 @@ function safeHasFocus(doc: Document): boolean {
   } catch {
     return true;
   }
-}
-
-/** The browser defaults of every seam. */
-export function browserEnv(win: Window, opts: TrackerOptions): TrackerEnv {
-  const o = resolveOptions(opts);
-  const domain = o.cookies ? checkCookieDomain(win.document, o.cookieDomain) : undefined;
-  return {
-    window: win,
-    now: () => Date.now(),
-    newId: () => nanoid(),
-    transport: beaconTransport,
-    storage: (canStore) => ({
-      cookie: o.cookies
-        ? cookieArea(win.document, { maxAge: DEVICE_COOKIE_MAX_AGE, domain }, canStore)
-        : webStorageArea(() => undefined, canStore),
-      local: webStorageArea(() => win.localStorage, canStore),
-      session: webStorageArea(() => win.sessionStorage, canStore),
-      idb: idbArea(canStore),
-    }),
-    locks: (win.navigator as Navigator & { locks?: Locks }).locks,
-    channel: () => (typeof BroadcastChannel === 'function' ? new BroadcastChannel('sessionbeacon') : undefined),
-  };
 }
