@@ -75,7 +75,7 @@ describe('sessionbeacon sessionize', () => {
       expect(code).toBe(2);
       expect(err).toContain('usage: sessionbeacon sessionize');
     }
-  });
+  }, 30_000); // four processes, one after the other: over 5 s on a loaded machine
 
   it('reads durations', () => {
     expect(duration('30m')).toBe(30 * MIN);
