@@ -153,6 +153,8 @@ export async function serveCommand(args: string[]): Promise<number> {
     if (cluster.isWorker) process.once('disconnect', stop);
   });
   await running.close();
+  // A worker's channel to its supervisor keeps it alive: let go of it to exit.
+  if (cluster.isWorker && process.connected) cluster.worker?.disconnect();
   return 0;
 }
 
