@@ -71,7 +71,7 @@ for (const backend of backends()) {
       const workload = fc.record({
         devices: fc.array(fc.array(step, { minLength: 1, maxLength: 10 }), { minLength: 1, maxLength: 4 }),
         writers: fc.integer({ min: 1, max: 3 }),
-        cacheEvents: fc.constantFrom(0, 3, 100_000),
+        cacheBytes: fc.constantFrom(0, 8_000, 1e9),
         // Requests in flight at once: one at a time (every writer's memory falls behind), a few, or all.
         inFlight: fc.constantFrom(1, 3, 1000),
         seed: fc.integer(),
@@ -80,7 +80,7 @@ for (const backend of backends()) {
         fc.asyncProperty(workload, async (w) => {
           await db.exec('TRUNCATE atomic.events, atomic.session, atomic.devices');
           const rand = random(w.seed);
-          const fleet = Array.from({ length: w.writers }, () => writer({ cacheEvents: w.cacheEvents }));
+          const fleet = Array.from({ length: w.writers }, () => writer({ cacheBytes: w.cacheBytes }));
           const requests: ReceivedRequest[] = [];
           w.devices.forEach((steps, d) => {
             let ts = T0;
@@ -111,7 +111,7 @@ for (const backend of backends()) {
           const stored = await storedEvents(db);
           expect(stored.length).toBe(requests.reduce((n, r) => n + r.body.events.length, 0));
           expect(await sessionRows(db)).toEqual(expectedRows(stored));
-          for (const f of fleet) expect(f.stats.heldEvents).toBeLessThanOrEqual(w.cacheEvents);
+          for (const f of fleet) expect(f.stats.heldBytes).toBeLessThanOrEqual(w.cacheBytes);
         }),
         { numRuns: backend.name === 'pglite' ? 25 : 40 },
       );
@@ -142,17 +142,20 @@ for (const backend of backends()) {
       expect(row.initTitle).toBe('B'); // received first
     });
 
-    it('holds at most cacheEvents events in memory, forgetting the least recently written devices, with the same rows', async () => {
-      const w = writer({ cacheEvents: 40 });
+    it('holds at most cacheBytes in memory (as estimated), forgetting the least recently written devices, with the same rows', async () => {
+      const w = writer({ cacheBytes: 20_000 });
       let maxHeld = 0;
+      let maxDevices = 0;
       for (let round = 0; round < 3; round++)
         for (let d = 0; d < 60; d++) {
           const at = T0 + round * 10 * MIN + d * 1000;
           const result = await write(w, req([ev(at, { deviceId: `dev${d}`, tabId: `t${round % 2}` }), ev(at + 10, { deviceId: `dev${d}`, tabId: `t${round % 2}` })]));
           expect(result.accepted).toBe(2);
-          maxHeld = Math.max(maxHeld, w.stats.heldEvents);
+          maxHeld = Math.max(maxHeld, w.stats.heldBytes);
+          maxDevices = Math.max(maxDevices, w.stats.openDevices);
         }
-      expect(maxHeld).toBeLessThanOrEqual(40);
+      expect(maxHeld).toBeLessThanOrEqual(20_000);
+      expect(maxDevices).toBeLessThan(10);
       expect(w.stats.evicted).toBeGreaterThan(100);
       // Every device came back after it was forgotten, and was read whole from the database.
       expect(w.stats.devices.loaded).toBe(180);
@@ -172,7 +175,7 @@ for (const backend of backends()) {
         expect(w.stats.openDevices).toBe(5);
         clock += 6 * MIN;
         vi.advanceTimersByTime(60_000);
-        expect(w.stats).toMatchObject({ openDevices: 0, heldEvents: 0 });
+        expect(w.stats).toMatchObject({ openDevices: 0, heldEvents: 0, heldBytes: 0 });
         // A device that comes back is read from the database: the same rows.
         await write(w, req([ev(T0 + 12 * MIN, { deviceId: 'dev0', sessionId: 's0' })], { delay: 0 }));
         expect(w.stats.devices.loaded).toBe(6);

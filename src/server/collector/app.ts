@@ -46,7 +46,7 @@ export async function createCollector(options: CollectorOptions): Promise<{ app:
   const origins = new Set(config.projects.flatMap((p) => p.origins));
   const limits = new ProjectLimits(now);
   // The engine stores what the collector gives it: IPs are truncated (or not) per project before that.
-  const writer = new Writer(db, { inactivity: config.inactivity, horizon: config.horizon ?? 3_600_000, cacheEvents: config.cacheEvents, fullIp: true, now });
+  const writer = new Writer(db, { inactivity: config.inactivity, horizon: config.horizon ?? 3_600_000, cacheBytes: config.cacheMegabytes === undefined ? undefined : config.cacheMegabytes * 2 ** 20, fullIp: true, now });
 
   const app = Fastify({
     logger: options.logger ?? false,

@@ -12,11 +12,12 @@ export interface WriteResult {
 
 export interface WriterOptions extends Omit<EngineOptions, 'reload'> {
   /**
-   * At most this many stored events are kept in memory, over all devices; the
-   * least recently written devices are forgotten past it (and read back from the
-   * database when they come back). Default DEFAULT_CACHE_EVENTS.
+   * At most this many bytes (the engine's estimate, Engine.heldBytes) of stored
+   * events and their sessions are kept in memory; the least recently written
+   * devices are forgotten past it (and read back from the database when they come
+   * back). Default DEFAULT_CACHE_BYTES.
    */
-  cacheEvents?: number;
+  cacheBytes?: number;
   /** At most this many events wait to be written; a request past it is answered 503 (default DEFAULT_QUEUE_EVENTS). */
   queueEvents?: number;
   /** The server clock, for forgetting devices idle past the horizon while no traffic comes (tests). */
@@ -24,11 +25,11 @@ export interface WriterOptions extends Omit<EngineOptions, 'reload'> {
 }
 
 /**
- * Events kept in memory by default. Measured (bench/collector-load.mjs --memory):
- * about 1.3 KB of heap per SDK event held, so about 130 MB at the cap: a
- * process stays well under 512 MB RSS whatever the traffic (docs/scaling.md).
+ * Memory for devices by default: 128 MiB as the engine estimates it. With the
+ * rest of a collector process (about 100 MB) a process stays well under 512 MB
+ * RSS whatever the traffic (measured: docs/scaling.md, "Memory").
  */
-export const DEFAULT_CACHE_EVENTS = 100_000;
+export const DEFAULT_CACHE_BYTES = 128 * 2 ** 20;
 /** Events waiting for the database by default: at most 64 KiB requests of 250 events each are queued up to it (docs/collector.md). */
 export const DEFAULT_QUEUE_EVENTS = 50_000;
 
@@ -70,7 +71,7 @@ export class Writer {
   private queued = 0;
   private draining: Promise<void> | undefined;
   private readonly engine: Engine;
-  private readonly cacheEvents: number;
+  private readonly cacheBytes: number;
   private readonly queueEvents: number;
   private readonly now: () => number;
   private readonly timer: ReturnType<typeof setInterval>;
@@ -81,9 +82,9 @@ export class Writer {
     private readonly db: Database,
     options: WriterOptions = {},
   ) {
-    const { cacheEvents = DEFAULT_CACHE_EVENTS, queueEvents = DEFAULT_QUEUE_EVENTS, now = Date.now, ...engine } = options;
+    const { cacheBytes = DEFAULT_CACHE_BYTES, queueEvents = DEFAULT_QUEUE_EVENTS, now = Date.now, ...engine } = options;
     this.engine = new Engine(engine);
-    this.cacheEvents = cacheEvents;
+    this.cacheBytes = cacheBytes;
     this.queueEvents = queueEvents;
     this.now = now;
     // Idle devices are forgotten on time too, so memory is given back while no traffic comes.
@@ -117,9 +118,9 @@ export class Writer {
     clearInterval(this.timer);
   }
 
-  /** Counters for /healthz: the engine's, the devices and events in memory, and how claimed devices were found. */
+  /** Counters for /healthz: the engine's, the devices, events and estimated bytes in memory, and how claimed devices were found. */
   get stats() {
-    return { ...this.engine.stats, openDevices: this.engine.openDevices, heldEvents: this.engine.heldEvents, devices: { ...this.counts } };
+    return { ...this.engine.stats, openDevices: this.engine.openDevices, heldEvents: this.engine.heldEvents, heldBytes: this.engine.heldBytes, devices: { ...this.counts } };
   }
 
   private async drain(): Promise<void> {
@@ -155,7 +156,7 @@ export class Writer {
   /** Forgets idle devices and keeps memory under its cap; never while a transaction uses the engine. */
   private tidy(): void {
     this.engine.evict(this.now());
-    this.engine.trim(this.cacheEvents);
+    this.engine.trim(this.cacheBytes);
   }
 
   private async commit(group: Pending[]): Promise<WriteResult[]> {

@@ -36,6 +36,31 @@ interface DeviceState {
   disagreements: Disagreements;
   /** The stored version these events are (a collector's atomic.devices.version), if the owner set one. */
   version?: number;
+  /** Estimated heap bytes of its events (eventBytes). */
+  eventBytes: number;
+}
+
+/**
+ * What the engine's memory costs, estimated: a device's state, each session row
+ * (some 70 columns) with its cache entry, and each event (its object, its share
+ * of its request, its places in the maps) plus its own content. Calibrated on
+ * V8 with SDK-shaped events: the heap measured was 0.96 to 1.15 times the
+ * estimate for one to 40 events per device, and 0.56 to 0.70 times it for events
+ * carrying kilobytes of properties (the cap errs on the low side). The load
+ * benchmark's memory run (bench/collector-load.mjs --memory) measures the RSS.
+ */
+const DEVICE_BYTES = 900;
+const ROW_BYTES = 1_700;
+const EVENT_BYTES = 200;
+
+/** An event's estimated heap bytes: its strings, and nested objects (properties, traits) by their JSON. */
+function eventBytes(e: StoredEvent): number {
+  let n = EVENT_BYTES;
+  for (const key in e.event) {
+    const value = (e.event as unknown as Record<string, unknown>)[key];
+    n += key.length + (typeof value === 'string' ? value.length : value && typeof value === 'object' ? 2 * JSON.stringify(value).length : 8);
+  }
+  return n;
 }
 
 /**
@@ -51,8 +76,9 @@ export class Engine {
   /** The devices in memory, least recently used first (a Map keeps insertion order; a use moves a device to the end). */
   private readonly devices = new Map<string, DeviceState>();
   private watermark = -Infinity;
-  /** Events held in memory, over all devices. */
+  /** Events held in memory, over all devices, and their estimated heap bytes with their devices' (what `trim` caps). */
   private held = 0;
+  private bytes = 0;
   /** Events received, duplicates ignored, devices forgotten (idle or over a cap) and reloaded. */
   readonly stats = { events: 0, duplicates: 0, evicted: 0, reloaded: 0 };
 
@@ -96,6 +122,9 @@ export class Engine {
     if (keep === had) return false;
     device.events.set(key, keep);
     if (!had) this.held++;
+    const delta = eventBytes(keep) - (had ? eventBytes(had) : 0);
+    device.eventBytes += delta;
+    this.bytes += delta;
     if (had) device.sorted.splice(position(device.sorted, had), 1);
     device.sorted.splice(position(device.sorted, keep), 0, keep);
     return true;
@@ -114,6 +143,7 @@ export class Engine {
       // one had a change in its events' copies, so it is written.
       if (old !== row) changes.push({ op: 'upsert', row });
     }
+    this.bytes += (next.size - device.rows.size) * ROW_BYTES;
     device.rows = next;
     return changes;
   }
@@ -139,15 +169,15 @@ export class Engine {
   }
 
   /**
-   * Forgets the least recently used devices until at most `maxEvents` events are
-   * held: a cap on memory, for a caller that can reload a forgotten device from
-   * its store (the collector). Their rows are not returned: they may not be final.
-   * Returns how many devices were forgotten.
+   * Forgets the least recently used devices until what is held is estimated at
+   * `maxBytes` or less (`heldBytes`): a cap on memory, for a caller that can reload
+   * a forgotten device from its store (the collector). Their rows are not
+   * returned: they may not be final. Returns how many devices were forgotten.
    */
-  trim(maxEvents: number): number {
+  trim(maxBytes: number): number {
     let forgotten = 0;
     for (const [key, device] of this.devices) {
-      if (this.held <= maxEvents) break;
+      if (this.bytes <= maxBytes) break;
       this.drop(key, device);
       this.stats.evicted++;
       forgotten++;
@@ -207,13 +237,19 @@ export class Engine {
     if (device) this.drop(key, device);
   }
 
-  /** Events held in memory, over all devices (what `trim` caps). */
+  /** Events held in memory, over all devices. */
   get heldEvents(): number {
     return this.held;
   }
 
+  /** The estimated heap bytes of the devices in memory (what `trim` caps). */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+
   private open(key: string): DeviceState {
-    const device: DeviceState = { events: new Map(), sorted: [], rows: new Map(), cache: new Map(), lastSeen: -Infinity, disagreements: { visitsMerged: 0, visitsSplit: 0 } };
+    const device: DeviceState = { events: new Map(), sorted: [], rows: new Map(), cache: new Map(), lastSeen: -Infinity, disagreements: { visitsMerged: 0, visitsSplit: 0 }, eventBytes: 0 };
+    this.bytes += DEVICE_BYTES;
     this.devices.set(key, device);
     return device;
   }
@@ -231,12 +267,15 @@ export class Engine {
   private drop(key: string, device: DeviceState): void {
     this.devices.delete(key);
     this.held -= device.events.size;
+    this.bytes -= DEVICE_BYTES + device.eventBytes + device.rows.size * ROW_BYTES;
   }
 
   /** Takes the rows of a device's events as its current rows, without changes (they are what is stored). */
   private settle(device: DeviceState): void {
     const { rows, disagreements } = sessionizeSorted(device.sorted, this.options, device.cache);
-    device.rows = new Map(rows.map((r) => [rowKey(r), r]));
+    const next = new Map(rows.map((r) => [rowKey(r), r]));
+    this.bytes += (next.size - device.rows.size) * ROW_BYTES;
+    device.rows = next;
     device.disagreements = disagreements;
   }
 
