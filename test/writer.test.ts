@@ -8,9 +8,10 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WireEvent } from '../src/protocol';
-import { sessionize, storedEvents as eventsOf, type Database, type ReceivedRequest } from '../src/server';
+import { migrate, openPostgres, sessionize, storedEvents as eventsOf, type Database, type ReceivedRequest } from '../src/server';
+import { IDLE_IN_TRANSACTION_MS } from '../src/server/collector/database';
 import { Overloaded, Writer, type WriterOptions } from '../src/server/collector/writer';
-import { backends, expectedRows, sessionRows, storedEvents } from './support/databases';
+import { backends, expectedRows, postgresBackend, sessionRows, storedEvents } from './support/databases';
 import { random, shuffled } from './support/random';
 import { ev, MIN, req, T0 } from './sessionizer.helpers';
 
@@ -19,6 +20,7 @@ const HOUR = 60 * MIN;
 for (const backend of backends()) {
   describe(`writers sharing one ${backend.name} database`, () => {
     let db: Database;
+    let url = '';
     const writers: Writer[] = [];
     const writer = (options: WriterOptions = {}) => {
       const w = new Writer(db, { fullIp: true, ...options });
@@ -29,7 +31,11 @@ for (const backend of backends()) {
     const expectExact = async () => expect(await sessionRows(db)).toEqual(expectedRows(await storedEvents(db)));
 
     beforeAll(async () => {
-      db = await backend.open();
+      if (backend.name === 'postgres') {
+        url = await (backend as ReturnType<typeof postgresBackend>).createDatabase();
+        db = await openPostgres(url);
+        await migrate(db);
+      } else db = await backend.open();
     }, 60_000);
     afterAll(async () => {
       for (const w of writers) await w.close();
@@ -184,6 +190,31 @@ for (const backend of backends()) {
         vi.useRealTimers();
       }
     });
+
+    it.skipIf(backend.name !== 'postgres')(
+      'a writer that hangs holding a device (a process frozen mid-write) holds it at most IDLE_IN_TRANSACTION_MS: then the others go on',
+      async () => {
+        const frozen = await openPostgres(url);
+        let release = () => {};
+        // It claims d1 and then does nothing more, its connection open: as a frozen process would.
+        const hung = frozen.transaction(async (tx) => {
+          await tx.query(`SELECT * FROM atomic.claim_devices($1::jsonb)`, [JSON.stringify([{ projectId: 1, deviceId: 'd1', held: -1 }])]);
+          await new Promise<void>((r) => (release = r));
+        });
+        const outcome = hung.then(() => 'committed', (e: Error) => e.message);
+        await new Promise((r) => setTimeout(r, 200));
+        const started = Date.now();
+        const result = await write(writer(), req([ev(T0, { deviceId: 'd1' })]));
+        const waited = Date.now() - started;
+        expect(result.accepted).toBe(1);
+        expect(waited).toBeGreaterThan(IDLE_IN_TRANSACTION_MS - 1000);
+        release();
+        expect(await outcome).toMatch(/idle-in-transaction|terminat|Connection/i);
+        await frozen.close().catch(() => {});
+        await expectExact();
+      },
+      60_000,
+    );
 
     it('answers Overloaded (503) past queueEvents waiting, and stores every request it took', async () => {
       const w = writer({ queueEvents: 30 });

@@ -84,6 +84,12 @@ export async function openPostgres(url: string): Promise<Database> {
     async transaction(work) {
       const client = await pool.connect();
       let broken = false;
+      // The server may end a connection mid-transaction (idle_in_transaction_session_timeout,
+      // a failover, an administrator): a checked-out client emits that as 'error', which the
+      // pool's handler does not see, and an unheard 'error' would end the process. The
+      // transaction's next query fails instead, and the client is not given back.
+      const lost = () => (broken = true);
+      client.on('error', lost);
       try {
         await client.query('BEGIN');
         const result = await work({ query: async (sql, params) => ({ rows: (await client.query(sql, params as unknown[])).rows }) });
@@ -94,6 +100,7 @@ export async function openPostgres(url: string): Promise<Database> {
         await client.query('ROLLBACK').catch(() => (broken = true));
         throw error;
       } finally {
+        client.off('error', lost);
         client.release(broken);
       }
     },

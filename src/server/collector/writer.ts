@@ -25,11 +25,13 @@ export interface WriterOptions extends Omit<EngineOptions, 'reload'> {
 }
 
 /**
- * Memory for devices by default: 128 MiB as the engine estimates it. With the
- * rest of a collector process (about 100 MB) a process stays well under 512 MB
- * RSS whatever the traffic (measured: docs/scaling.md, "Memory").
+ * Memory for devices by default: 32 MiB as the engine estimates it. V8 lets the
+ * heap grow to several times what is live before it collects, so a process's
+ * RSS is about three to four times (this + some 50 MB of the rest): with 32 MiB
+ * a process stays well under 512 MB whatever the traffic (measured:
+ * docs/scaling.md, "Memory").
  */
-export const DEFAULT_CACHE_BYTES = 128 * 2 ** 20;
+export const DEFAULT_CACHE_BYTES = 32 * 2 ** 20;
 /** Events waiting for the database by default: at most 64 KiB requests of 250 events each are queued up to it (docs/collector.md). */
 export const DEFAULT_QUEUE_EVENTS = 50_000;
 
