@@ -76,7 +76,7 @@ describe('sessionbeacon sessionize', () => {
       expect(code).toBe(2);
       expect(err).toContain('usage: sessionbeacon sessionize');
     }
-  });
+  }, 30_000); // four processes, one after the other: over 5 s on a loaded machine
 
   it('prints the usage on stdout and exits 0 when asked for help', async () => {
     for (const [args, usage] of [[['--help'], 'usage: sessionbeacon serve'], [['-h'], 'usage: sessionbeacon sessionize'], [['serve', '--help'], 'usage: sessionbeacon serve'], [['sessionize', '--help'], 'usage: sessionbeacon sessionize']] as const) {

@@ -50,7 +50,14 @@ export async function createCollector(options: CollectorOptions): Promise<{ app:
   const geoHeaders = geoHeadersOf(config.geoHeaders);
   // The engine stores what the collector gives it: IPs are truncated (or not) per project before that,
   // and only the geo headers the config trusts are kept (headers.ts).
-  const writer = new Writer(db, { inactivity: config.inactivity, horizon: config.horizon ?? 3_600_000, fullIp: true, geoHeaders });
+  const writer = new Writer(db, {
+    inactivity: config.inactivity,
+    horizon: config.horizon ?? 3_600_000,
+    cacheBytes: config.cacheMegabytes === undefined ? undefined : config.cacheMegabytes * 2 ** 20,
+    fullIp: true,
+    geoHeaders,
+    now,
+  });
   const timeouts = {
     requestTimeout: config.requestTimeout ?? DEFAULT_LIMITS.requestTimeout,
     headersTimeout: config.headersTimeout ?? DEFAULT_LIMITS.headersTimeout,
@@ -162,7 +169,7 @@ export async function createCollector(options: CollectorOptions): Promise<{ app:
     decorate = false;
   }
 
-  app.addHook('onClose', async () => writer.idle());
+  app.addHook('onClose', async () => writer.close());
   return { app, writer };
 }
 

@@ -60,6 +60,8 @@ const ConfigSchema = Type.Object(
     inactivity: Type.Optional(Type.Integer({ minimum: 1 })),
     /** Devices idle this long (ms) are dropped from memory and reloaded from the database when they come back (default 1 h). */
     horizon: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Memory for devices' events and sessions, MB as estimated (default 32; docs/scaling.md): past it the least recently written are forgotten. */
+    cacheMegabytes: Type.Optional(Type.Number({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

@@ -183,7 +183,65 @@ const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
       REVOKE ALL ON FUNCTION atomic.insert_events(jsonb), atomic.upsert_sessions(jsonb) FROM PUBLIC;
     `,
   },
-  // Version 3 is issue 12's (the fleet); the runner applies each missing version on its own, in list order.
+  {
+    version: 3,
+    name: 'atomic.devices: a version per device, locked by each write; events stamped with it (a fleet of collectors)',
+    // docs/scaling.md: every write transaction takes its devices' rows here (in one
+    // order), so writers of one device take turns, and each event carries the
+    // version that stored it, so a writer whose memory holds version v reads only
+    // what came after. The new index serves the old one's lookups (its prefix) too.
+    // Events stored before this migration get version 0; their devices have no row
+    // yet, so no writer holds them in memory: the first write reads them all.
+    sql: `
+      CREATE TABLE atomic.devices (
+        "projectId" integer NOT NULL,
+        "deviceId" varchar(64) NOT NULL,
+        "version" bigint NOT NULL,
+        PRIMARY KEY ("projectId", "deviceId")
+      );
+      ALTER TABLE atomic.events ADD COLUMN "deviceVersion" bigint NOT NULL DEFAULT 0;
+      CREATE INDEX events_projectid_deviceid_version_index ON atomic.events ("projectId", "deviceId", "deviceVersion");
+      DROP INDEX atomic.events_projectid_deviceid_index;
+
+      CREATE OR REPLACE FUNCTION atomic.insert_events(event_rows jsonb) RETURNS TABLE (project_id integer, event_id varchar) LANGUAGE plpgsql AS $$ BEGIN
+        RETURN QUERY INSERT INTO atomic.events ("projectId", "eventId", "deviceId", "type", "eventTime", "receivedAt", "event", "request", "deviceVersion")
+          SELECT r."projectId", r."eventId", r."deviceId", r."type", r."eventTime", r."receivedAt", r."event", r."request", r."deviceVersion"
+          FROM jsonb_to_recordset(event_rows) AS r("projectId" integer, "eventId" varchar(64), "deviceId" varchar(64), "type" varchar(16),
+            "eventTime" timestamptz, "receivedAt" timestamptz, "event" jsonb, "request" jsonb, "deviceVersion" bigint)
+          ON CONFLICT ("projectId", "eventId") DO NOTHING
+          RETURNING atomic.events."projectId", atomic.events."eventId";
+      END $$;
+
+      -- Claims devices for this transaction: locks their rows (held to commit), bumps
+      -- their versions, and returns, per device, the version before (0 for a new one)
+      -- and the stored events its caller lacks. "held" is the version the caller holds
+      -- in memory (-1 for none): equal to the stored one, nothing is read; lower, the
+      -- events stored after it; else (none, or a database restored under it) all.
+      CREATE FUNCTION atomic.claim_devices(wanted jsonb)
+        RETURNS TABLE (claimed_project integer, claimed_device varchar, stored_version bigint, missing_event jsonb, missing_request jsonb)
+        LANGUAGE plpgsql AS $$
+      DECLARE claimed jsonb;
+      BEGIN
+        -- Every writer locks in the same order, so two of them never wait for each other in a circle.
+        WITH c AS (
+          INSERT INTO atomic.devices AS d ("projectId", "deviceId", "version")
+          SELECT w."projectId", w."deviceId", 1 FROM jsonb_to_recordset(wanted) AS w("projectId" integer, "deviceId" varchar(64))
+          ORDER BY w."projectId", w."deviceId"
+          ON CONFLICT ("projectId", "deviceId") DO UPDATE SET "version" = d."version" + 1
+          RETURNING d."projectId", d."deviceId", d."version" - 1 AS "stored"
+        ) SELECT jsonb_agg(c) INTO claimed FROM c;
+        -- A new statement of a VOLATILE function takes a new snapshot: taken after the locks,
+        -- it sees every event that the previous holders of these rows committed.
+        RETURN QUERY SELECT c."projectId", c."deviceId", c."stored", e."event", e."request"
+          FROM jsonb_to_recordset(claimed) AS c("projectId" integer, "deviceId" varchar(64), "stored" bigint)
+          JOIN jsonb_to_recordset(wanted) AS w("projectId" integer, "deviceId" varchar(64), "held" bigint)
+            ON w."projectId" = c."projectId" AND w."deviceId" = c."deviceId"
+          LEFT JOIN atomic.events e ON w."held" <> c."stored" AND e."projectId" = c."projectId" AND e."deviceId" = c."deviceId"
+            AND e."deviceVersion" > CASE WHEN w."held" BETWEEN 0 AND c."stored" THEN w."held" ELSE -1 END;
+      END $$;
+      REVOKE ALL ON FUNCTION atomic.claim_devices(jsonb) FROM PUBLIC;
+    `,
+  },
   {
     version: 4,
     name: 'atomic.dropped: the events the SDK reports it dropped, per project and day',
@@ -206,8 +264,13 @@ export const READER_ROLE = 'sessionbeacon_reader';
 
 /** Brings the schema up to the newest version; safe to run from several processes at once. */
 export async function migrate(db: Database): Promise<number[]> {
-  await db.exec(`CREATE SCHEMA IF NOT EXISTS atomic;
-    CREATE TABLE IF NOT EXISTS atomic.migrations (version integer PRIMARY KEY, name text NOT NULL, "appliedAt" timestamptz NOT NULL DEFAULT now())`);
+  // IF NOT EXISTS is not safe against a concurrent CREATE (two processes starting at once both
+  // try, one fails on pg_namespace's unique index): the migrators' lock comes first.
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(7253001)');
+    await tx.query('CREATE SCHEMA IF NOT EXISTS atomic');
+    await tx.query('CREATE TABLE IF NOT EXISTS atomic.migrations (version integer PRIMARY KEY, name text NOT NULL, "appliedAt" timestamptz NOT NULL DEFAULT now())');
+  });
   const applied: number[] = [];
   for (const migration of MIGRATIONS) {
     const done = await db.transaction(async (tx) => {
@@ -224,12 +287,26 @@ export async function migrate(db: Database): Promise<number[]> {
   return applied;
 }
 
-/** Statements of a migration, split at semicolons that end a line (a DO block's body keeps its own). */
-function splitStatements(sql: string): string[] {
-  return sql
-    .split(/;\s*\n/)
-    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
-    .filter(Boolean);
+/**
+ * Statements of a migration, split at semicolons that end a line outside a
+ * dollar-quoted body (a function's or a DO block's statements stay in it).
+ * Comment lines are dropped outside bodies only.
+ */
+export function splitStatements(sql: string): string[] {
+  const statements: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (const line of sql.split('\n')) {
+    if (!quoted && /^\s*--/.test(line)) continue;
+    current += `${line}\n`;
+    if ((line.match(/\$\$/g)?.length ?? 0) % 2) quoted = !quoted;
+    if (!quoted && /;\s*$/.test(line)) {
+      statements.push(current.trim().replace(/;$/, ''));
+      current = '';
+    }
+  }
+  if (current.trim()) statements.push(current.trim());
+  return statements.filter(Boolean);
 }
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1,6 +1,6 @@
 import type { WireEvent } from '../../protocol';
 import { rowKey, type Change } from '../sessionizer/engine';
-import type { RequestMeta, StoredEvent } from '../sessionizer/request';
+import { partitionKey, type RequestMeta, type StoredEvent } from '../sessionizer/request';
 import type { SessionRow } from '../sessionizer/row';
 import type { Queryable } from './database';
 import { READER_ROLE, WRITTEN } from './migrations';
@@ -22,9 +22,11 @@ interface EventRecord {
   receivedAt: string;
   event: WireEvent;
   request: RequestMeta;
+  /** The version of its device that stored it (migration 3). */
+  deviceVersion: number;
 }
 
-const record = (e: StoredEvent): EventRecord => ({
+const record = (e: StoredEvent, deviceVersion: number): EventRecord => ({
   projectId: e.projectId as number,
   eventId: e.event.id,
   deviceId: e.event.deviceId,
@@ -33,29 +35,63 @@ const record = (e: StoredEvent): EventRecord => ({
   receivedAt: new Date(e.request.receivedAt).toISOString(),
   event: e.event,
   request: e.request,
+  deviceVersion,
 });
 
-/** Inserts events; returns those that were new (a retried beacon's copies are not). */
-export async function insertEvents(tx: Queryable, events: StoredEvent[]): Promise<StoredEvent[]> {
+/**
+ * Inserts events, each stamped with the version its device gets in this
+ * transaction (`versionOf`); returns those that were new (a retried beacon's
+ * copies are not).
+ */
+export async function insertEvents(tx: Queryable, events: StoredEvent[], versionOf: (e: StoredEvent) => number): Promise<StoredEvent[]> {
   if (!events.length) return [];
   // atomic.insert_events (migrations.ts): ON CONFLICT DO NOTHING, returning the keys that were new.
   const { rows } = await tx.query<{ projectId: number; eventId: string }>(
     `SELECT project_id AS "projectId", event_id AS "eventId" FROM atomic.insert_events($1::jsonb)`,
-    [JSON.stringify(events.map(record))],
+    [JSON.stringify(events.map((e) => record(e, versionOf(e))))],
   );
   const inserted = new Set(rows.map((r) => `${r.projectId}\u0000${r.eventId}`));
   return events.filter((e) => inserted.has(`${e.projectId}\u0000${e.event.id}`));
 }
 
-/** Every stored event of some devices of a project: what the engine reloads for a device it forgot. */
-export async function deviceEvents(tx: Queryable, projectId: number, deviceIds: string[]): Promise<StoredEvent[]> {
-  const { rows } = await tx.query<{ event: WireEvent; request: RequestMeta }>(
-    `SELECT "event", "request" FROM atomic.events WHERE "projectId" = $1 AND "deviceId" = ANY($2::text[])`,
-    [projectId, deviceIds],
-  );
-  return rows.map(({ event, request }) => ({ projectId, event, request, time: request.receivedAt - (request.sentAt - event.ts) }));
+/** A device a write transaction needs, with the version its writer holds in memory (-1: none). */
+export interface DeviceClaim {
+  projectId: number;
+  deviceId: string;
+  held: number;
 }
 
+/** A claimed device: its stored version before this transaction, and the stored events its writer lacks. */
+export interface ClaimedDevice {
+  stored: number;
+  missing: StoredEvent[];
+}
+
+/**
+ * Claims devices for the rest of the transaction (atomic.claim_devices,
+ * migration 3): their atomic.devices rows are locked until commit, so no other
+ * writer changes these devices meanwhile, and their versions are bumped. Returns,
+ * by partition key, each device's stored version before this transaction and the
+ * stored events the caller lacks for it (none when it holds that version; those
+ * stored after its version when it holds an older one; else all).
+ */
+export async function claimDevices(tx: Queryable, claims: DeviceClaim[]): Promise<Map<string, ClaimedDevice>> {
+  const claimed = new Map<string, ClaimedDevice>();
+  if (!claims.length) return claimed;
+  const { rows } = await tx.query<{ projectId: number; deviceId: string; stored: string | number; event: WireEvent | null; request: RequestMeta | null }>(
+    `SELECT claimed_project AS "projectId", claimed_device AS "deviceId", stored_version AS "stored", missing_event AS "event", missing_request AS "request"
+     FROM atomic.claim_devices($1::jsonb)`,
+    [JSON.stringify(claims)],
+  );
+  for (const { projectId, deviceId, stored, event, request } of rows) {
+    const key = partitionKey(projectId, deviceId);
+    let device = claimed.get(key);
+    // bigint comes back as a string from node-postgres; versions stay far below 2^53.
+    if (!device) claimed.set(key, (device = { stored: Number(stored), missing: [] }));
+    if (event && request) device.missing.push({ projectId, event, request, time: request.receivedAt - (request.sentAt - event.ts) });
+  }
+  return claimed;
+}
 
 /**
  * Applies the engine's changes: deletes, then upserts by primary key. Changes to
