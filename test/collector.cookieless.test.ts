@@ -6,7 +6,7 @@
 // deletion, and the same rows as `sessionize` over the same requests.
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { VisitPage } from '../src/protocol';
 import { createCollector, hashToken, parseConfig, sessionize, type Database, type ReceivedRequest, type SessionRow } from '../src/server';
 import { CookielessDevices } from '../src/server/collector/cookieless';
@@ -176,6 +176,25 @@ for (const backend of backends()) {
       clock = MIDNIGHT + 24 * H + 2 * H;
       await start();
       expect(Object.keys(await salts())).toEqual([]);
+    });
+
+    it('a running collector deletes the previous day’s salt within a minute of 02:00', async () => {
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] }); // the sweep's timer; the database's own timers stay real
+      try {
+        clock = MIDNIGHT + 2 * H - 30_000;
+        await start();
+        await sendAll([pageLoad(MIDNIGHT - 5 * MIN), pageLoad(MIDNIGHT + 2 * H - 20_000)]);
+        expect(Object.keys(await salts()).sort()).toEqual(['2026-12-01', '2026-12-02']);
+        clock = MIDNIGHT + 2 * H - 1;
+        await vi.advanceTimersByTimeAsync(60_000);
+        await vi.waitFor(async () => expect(Object.keys(await salts()).sort()).toEqual(['2026-12-01', '2026-12-02']));
+        clock = MIDNIGHT + 2 * H + 29_000;
+        await vi.advanceTimersByTimeAsync(60_000);
+        await vi.waitFor(async () => expect(Object.keys(await salts())).toEqual(['2026-12-02']));
+      } finally {
+        await app.close();
+        vi.useRealTimers();
+      }
     });
 
     it('a visit that ended before midnight does not go on with the previous day’s device', async () => {
