@@ -84,3 +84,33 @@ test('the sessions page asks for a token, and says so when one is wrong', async 
   await expect(page.locator('#status')).toHaveText(/401.*this token reads no project/);
   await expect(page.locator('table.sessions')).toHaveCount(0);
 });
+
+test('the sessions page shows a cookieless visit like any other: one row, tagged, its page loads in one lane', async ({ page, collector, request }) => {
+  // Three page loads of one visitor, as a cookieless tracker sends them (no deviceId, anonymousId, visitId or
+  // sessionId; a new tabId and pageId per load), from one address with one User-Agent, made unique to this run.
+  const run = Math.random().toString(36).slice(2, 10);
+  const userAgent = `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36 cookieless-${run}`;
+  const start = Date.now() - 60_000;
+  for (let n = 0; n < 3; n++) {
+    const ts = start + n * 10_000;
+    const events = [
+      { id: `cl-${run}-view-${n}`, type: 'page_view', ts, seq: 0, url: `https://shop.example/cookieless-${run}/${n}`, title: `Page ${n}`, navigationType: 'navigate' },
+      { id: `cl-${run}-leave-${n}`, type: 'page_leave', ts: ts + 5000, seq: 1, activeTime: 3000, userActions: 1 },
+    ];
+    const body = { v: 1, projectId: PROJECT_ID, sentAt: ts + 5000, cookieless: true, tabId: `cl-${run}-tab-${n}`, pageId: `cl-${run}-page-${n}`, events };
+    const sent = await request.post(collector.url('/collect'), { data: body, headers: { 'user-agent': userAgent } });
+    expect(sent.status()).toBe(200);
+  }
+
+  await page.goto(collector.url(`/#token=${collector.token}`));
+  const row = page.locator('table.sessions tbody tr', { hasText: `/cookieless-${run}/0` });
+  await expect(row).toHaveCount(1, { timeout: 10_000 });
+  await expect(row.locator('.flag')).toHaveText(['cookieless']);
+  await expect(row).toContainText(`/cookieless-${run}/2`); // the exit page: the three loads are one session
+  await row.click();
+  const visit = page.locator('.visit');
+  await expect(visit.locator('.lane')).toHaveCount(1);
+  await expect(visit.locator('.page-bar')).toHaveCount(3);
+  await expect(visit.locator('table.pages tbody tr')).toHaveCount(3);
+  await expect(visit.locator('.summary')).toContainText('3 page views');
+});

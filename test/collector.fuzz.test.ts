@@ -80,6 +80,13 @@ const batch = fc.record({
   events: fc.array(event, { minLength: 1, maxLength: 8 }),
 });
 
+/** A cookieless tracker's batch (docs/collector.md, "Cookieless mode"): no deviceId, anonymousId, identityId, visitId or sessionId. */
+const cookielessBatch = batch.map((b) => ({
+  ...b,
+  cookieless: true,
+  events: b.events.map(({ deviceId: _d, anonymousId: _a, identityId: _i, visitId: _v, sessionId: _s, ...e }) => e),
+}));
+
 /** Header values as a client or a misconfigured proxy might send them: percent-encoded NUL, bad encodings, long ones. */
 const headerValue = fc.oneof(
   fc.constantFrom('%00', 'a%00b', '%ZZ', '%C3%A3o', '%ED%A0%80', 'XX', 'T1', 'KP', '', ' '.repeat(3), 'S%C3%A3o%20Paulo'),
@@ -110,12 +117,12 @@ const wrong = fc.oneof(
   units(),
 );
 // deviceId and sessionId are left alone: a device's sessionIds stay its own (see `event`).
-const FIELDS = ['v', 'projectId', 'sentAt', 'sdk', 'dropped', 'events', 'id', 'type', 'ts', 'seq', 'anonymousId', 'visitId', 'tabId', 'pageId', 'identityId', 'url', 'title', 'navigationType', 'activeTime', 'userActions', 'name', 'properties', 'traits', 'screenWidth', 'timezoneOffset', 'userAgentData', 'clickIds'];
+const FIELDS = ['v', 'projectId', 'sentAt', 'sdk', 'dropped', 'cookieless', 'events', 'id', 'type', 'ts', 'seq', 'anonymousId', 'visitId', 'tabId', 'pageId', 'identityId', 'url', 'title', 'navigationType', 'activeTime', 'userActions', 'name', 'properties', 'traits', 'screenWidth', 'timezoneOffset', 'userAgentData', 'clickIds'];
 
 /** A valid batch with one field, of the batch or of one event, set to something wrong (or removed). */
-const mutated = fc.tuple(batch, fc.constantFrom(...FIELDS), fc.nat(7), fc.option(wrong, { nil: undefined })).map(([b, field, index, value]) => {
+const mutated = fc.tuple(fc.oneof(batch, cookielessBatch), fc.constantFrom(...FIELDS), fc.nat(7), fc.option(wrong, { nil: undefined })).map(([b, field, index, value]) => {
   const copy = JSON.parse(JSON.stringify(b));
-  const target = ['v', 'projectId', 'sentAt', 'sdk', 'dropped', 'events'].includes(field) ? copy : copy.events[index % copy.events.length];
+  const target = ['v', 'projectId', 'sentAt', 'sdk', 'dropped', 'cookieless', 'events'].includes(field) ? copy : copy.events[index % copy.events.length];
   if (value === undefined) delete target[field];
   else target[field] = value;
   return copy;
@@ -124,6 +131,7 @@ const mutated = fc.tuple(batch, fc.constantFrom(...FIELDS), fc.nat(7), fc.option
 /** Whole bodies: valid batches, mutated ones, JSON of any shape, and text that is not JSON. */
 const body = fc.oneof(
   { weight: 4, arbitrary: batch.map((b) => JSON.stringify(b)) },
+  { weight: 2, arbitrary: cookielessBatch.map((b) => JSON.stringify(b)) },
   { weight: 4, arbitrary: mutated.map((b) => JSON.stringify(b)) },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 30 }).map((v) => JSON.stringify(v)) },
   { weight: 1, arbitrary: units() },
@@ -182,6 +190,10 @@ describe(`collector fuzz, on ${backend.name}`, () => {
     const stored = await storedEvents(db);
     expect(stored.length).toBeGreaterThan(0);
     for (const e of stored) expect(batchProblem({ v: 1, projectId: 1, sentAt: e.request.sentAt, events: [e.event] })).toBeUndefined();
+    // A cookieless request's IP is never stored, not even from a forged X-Forwarded-For.
+    const cookieless = stored.filter((e) => e.request.cookieless);
+    expect(cookieless.length).toBeGreaterThan(0);
+    for (const e of cookieless) expect(e.request.ip).toBeUndefined();
     const table = await sessionRows(db);
     const expected = expectedRows(stored);
     const keys = (rows: typeof table) => rows.map((r) => JSON.stringify([r.projectId, r.sessionStart, r.sessionId, r.deviceId]));
@@ -193,5 +205,6 @@ describe(`collector fuzz, on ${backend.name}`, () => {
     expect(table.some((r) => r.userActionsCount === INT_MAX)).toBe(true);
     expect(table.some((r) => r.countryCode !== null || r.city !== null)).toBe(true);
     expect(table.some((r) => r.browserVersion === null && /Chrome\//.test(r.userAgent ?? ''))).toBe(true);
+    expect(table.some((r) => r.tags?.includes('cookieless') && r.ipAddress === null)).toBe(true);
   }, 600_000);
 });

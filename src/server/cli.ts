@@ -1,6 +1,6 @@
 /**
  * The command line: `sessionbeacon serve` (./collector/serve.ts), `sessionbeacon token`, and
- * `sessionbeacon sessionize [--inactivity 30m] [--horizon 6h] [--full-ip]`.
+ * `sessionbeacon sessionize [--inactivity 30m] [--horizon 6h] [--full-ip] [--salt DAY=HEX]...`.
  *
  * Reads received requests as NDJSON on stdin ({ receivedAt, ip, userAgent,
  * headers?, body } per line, body one wire-protocol batch) and writes session rows
@@ -11,16 +11,19 @@
  */
 import { createInterface } from 'node:readline';
 import { serveCommand, SERVE_USAGE, tokenCommand } from './collector/serve';
+import { CookielessRequests, parseSalt, saltsOf } from './sessionizer/cookieless';
 import { Engine } from './sessionizer/engine';
 import { storedEvents, type ReceivedRequest, type StoredEvent } from './sessionizer/request';
 import type { SessionRow } from './sessionizer/row';
 import { requestProblem } from './sessionizer/validate';
 
-const USAGE = `usage: sessionbeacon sessionize [--inactivity 30m] [--horizon 6h] [--full-ip] < requests.ndjson > sessions.ndjson
+const USAGE = `usage: sessionbeacon sessionize [--inactivity 30m] [--horizon 6h] [--full-ip] [--salt DAY=HEX]... < requests.ndjson > sessions.ndjson
 
   --inactivity D   a visit ends after this much inactivity (default 30m)
   --horizon D      rows are final once their device was idle this long, by receivedAt (default 6h)
   --full-ip        keep whole IP addresses (default: /24 for IPv4, /48 for IPv6)
+  --salt DAY=HEX   the salt of a UTC day for cookieless requests (repeatable); other days get a
+                   salt made for this run, so their device IDs are not the collector's (docs/privacy.md)
   D is a number with a unit: ms, s, m, h or d.`;
 
 /** "30m" -> 1 800 000. */
@@ -34,6 +37,8 @@ export interface SessionizeCliOptions {
   inactivity: number;
   horizon: number;
   fullIp: boolean;
+  /** Cookieless devices: UTC day -> salt (hex). */
+  salts?: Record<string, string>;
 }
 
 export function parseArgs(args: string[]): { command: string; options: SessionizeCliOptions } {
@@ -44,6 +49,10 @@ export function parseArgs(args: string[]): { command: string; options: Sessioniz
     if (arg === '--inactivity') options.inactivity = duration(rest[++i]);
     else if (arg === '--horizon') options.horizon = duration(rest[++i]);
     else if (arg === '--full-ip') options.fullIp = true;
+    else if (arg === '--salt') {
+      const [day, hex] = parseSalt(rest[++i]);
+      options.salts = { ...options.salts, [day]: hex };
+    }
     else throw new Error(`unknown option ${arg}`);
   }
   if (options.horizon < options.inactivity) throw new Error('--horizon must be at least --inactivity');
@@ -58,6 +67,8 @@ export async function sessionizeStream(
   options: SessionizeCliOptions,
 ): Promise<number> {
   const engine = new Engine({ inactivity: options.inactivity, horizon: options.horizon, fullIp: options.fullIp });
+  // Cookieless requests near midnight wait for what came before them, within the disorder the horizon allows.
+  const cookieless = new CookielessRequests({ salt: saltsOf(options.salts), inactivity: options.inactivity, disorder: options.horizon - options.inactivity });
   let line = 0;
   let bad = 0;
   let written = 0;
@@ -89,9 +100,10 @@ export async function sessionizeStream(
       errors.write(`line ${line}: ${problem}\n`);
       continue;
     }
-    pending.push(...storedEvents(value as ReceivedRequest)); // checked by requestProblem
+    for (const request of cookieless.take(value as ReceivedRequest)) pending.push(...storedEvents(request)); // checked by requestProblem
     if (pending.length >= 5000) drain();
   }
+  for (const request of cookieless.flush()) pending.push(...storedEvents(request));
   drain();
   write(engine.rows());
   const d = engine.disagreements();

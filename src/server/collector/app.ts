@@ -5,8 +5,11 @@ import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import secureJson from 'secure-json-parse';
 import { expandEvents, MAX_REQUEST_BYTES } from '../../protocol';
+import { cookielessEvent } from '../sessionizer/cookieless';
+import { DEFAULT_INACTIVITY } from '../sessionizer/device';
 import type { StoredEvent } from '../sessionizer/request';
 import { DEFAULT_LIMITS, type CollectorConfig } from './config';
+import { CookielessDevices } from './cookieless';
 import type { Database } from './database';
 import { addDropped } from './dropped';
 import { geoHeadersOf, requestMeta } from './headers';
@@ -14,6 +17,7 @@ import { checkedBatch, isStale, projectOf, storedForm } from './intake';
 import { ProjectLimits } from './limits';
 import { readRoutes } from './reads';
 import { Refusal } from './refusal';
+import { Salts } from './salts';
 import { Writer } from './writer';
 
 export { MAX_DEPTH, MAX_EVENT_AGE } from './intake';
@@ -33,6 +37,15 @@ export interface CollectorOptions {
 
 /** How often Node looks for requests over their time (its default, 30 s, would let a slow client overstay by that much). */
 const TIMEOUT_CHECK_INTERVAL = 1000;
+/** How often salts past their use are deleted (salts.ts); none is used past its moment meanwhile (saltDays). */
+const SALT_SWEEP_INTERVAL = 60_000;
+
+/**
+ * A request as the log shows it: fastify's own fields without the client's
+ * address and port (docs/privacy.md: a cookieless request's IP is never stored,
+ * and the log is told before the body says whether it is one).
+ */
+const logRequest = (request: { method: string; url: string; host?: string }) => ({ method: request.method, url: request.url, host: request.host });
 
 /**
  * The reference collector as a fastify app (docs/collector.md): POST /collect,
@@ -64,8 +77,9 @@ export async function createCollector(options: CollectorOptions): Promise<{ app:
     keepAliveTimeout: config.keepAliveTimeout ?? DEFAULT_LIMITS.keepAliveTimeout,
   };
 
+  const logger = options.logger ?? false;
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger: typeof logger === 'object' ? { ...logger, serializers: { ...logger.serializers, req: logRequest } } : logger,
     bodyLimit: MAX_REQUEST_BYTES,
     // fastify takes a hop count too (its types omit it).
     trustProxy: (config.trustProxy ?? false) as boolean,
@@ -122,6 +136,15 @@ export async function createCollector(options: CollectorOptions): Promise<{ app:
     errorResponseBuilder: (_request, context) => new Refusal(429, `too many requests from this address; try again in ${Math.ceil(context.ttl / 1000)} s`),
   });
 
+  // Cookieless batches (docs/collector.md, "Cookieless mode"): the device derived under the day's salt.
+  const salts = new Salts(db, now);
+  const cookieless = new CookielessDevices(db, salts, config.inactivity ?? DEFAULT_INACTIVITY);
+  let sweeping: Promise<void> = Promise.resolve();
+  const sweep = () =>
+    (sweeping = sweeping.then(() => salts.sweep().then(() => {}, (error) => app.log.warn({ err: error }, 'old salts were not deleted; trying again in a minute'))));
+  await sweep();
+  const sweeper = setInterval(sweep, SALT_SWEEP_INTERVAL).unref();
+
   app.post('/collect', async (request, reply) => {
     // The project first: an unknown one is a 404 whatever its events hold (intake.ts).
     const project = projectOf(request.body, projects);
@@ -138,14 +161,20 @@ export async function createCollector(options: CollectorOptions): Promise<{ app:
 
     const receivedAt = now();
     const meta = requestMeta(request, { receivedAt, batch, fullIp: project.fullIp === true, geoHeaders });
-    const events: StoredEvent[] = fresh.map((event) => {
-      const stored = storedForm(event, batch.sentAt);
-      return { projectId: project.id, event: stored, time: receivedAt - (batch.sentAt - stored.ts), request: meta };
-    });
-    const result = events.length ? await writer.write(events) : { accepted: 0, duplicates: 0 };
+    const device = batch.cookieless === true && fresh.length ? await cookieless.device(project.id, request.ip, request.headers['user-agent'], receivedAt) : undefined;
+    let result: { accepted: number; duplicates: number };
+    try {
+      const events: StoredEvent[] = fresh.map((event) => {
+        const stored = device ? cookielessEvent(storedForm(event, batch.sentAt), device.deviceId) : storedForm(event, batch.sentAt);
+        return { projectId: project.id, event: stored, time: receivedAt - (batch.sentAt - stored.ts), request: meta };
+      });
+      result = events.length ? await writer.write(events) : { accepted: 0, duplicates: 0 };
+    } finally {
+      device?.done();
+    }
     // Counted unless every event was already stored: a retried batch's report was counted with its first copy.
     // The events are committed by now: a failure to count is logged, not answered with a 5xx that would resend them.
-    if (batch.dropped !== undefined && (result.accepted > 0 || !events.length))
+    if (batch.dropped !== undefined && (result.accepted > 0 || !fresh.length))
       await addDropped(db, project.id, receivedAt, batch.dropped).catch((error) => request.log.warn({ err: error }, 'the dropped count was not stored'));
     return reply.code(200).send({ ...result, stale });
   });
@@ -169,6 +198,10 @@ export async function createCollector(options: CollectorOptions): Promise<{ app:
     decorate = false;
   }
 
+  app.addHook('onClose', async () => {
+    clearInterval(sweeper);
+    await sweeping;
+  });
   app.addHook('onClose', async () => writer.close());
   return { app, writer };
 }

@@ -33,7 +33,9 @@ export function geoHeadersOf(setting: CollectorConfig['geoHeaders']): GeoHeaders
 /**
  * The request as stored with each of its events (atomic.events.request). Every
  * string is storable: a header can hold what PostgreSQL refuses (a NUL, through
- * a proxy or a test harness), and an address that is not one is not kept.
+ * a proxy or a test harness), and an address that is not one is not kept. A
+ * cookieless batch's IP is not kept at all, not even truncated (docs/privacy.md):
+ * its only use is the derived device (./cookieless.ts).
  */
 export function requestMeta(
   request: Pick<FastifyRequest, 'headers' | 'ip'>,
@@ -45,12 +47,14 @@ export function requestMeta(
     if (typeof value === 'string' && value) headers[name] = cut(storableText(value), GEO_HEADER_LIMIT);
   }
   const userAgent = request.headers['user-agent'];
+  const cookieless = batch.cookieless === true;
   return {
     receivedAt,
     sentAt: batch.sentAt,
-    ip: truncateIp(request.ip, fullIp) ?? undefined,
+    ip: cookieless ? undefined : (truncateIp(request.ip, fullIp) ?? undefined),
     userAgent: typeof userAgent === 'string' ? (cutCodePoints(storableText(userAgent), 160) ?? undefined) : undefined,
     headers,
     sdk: typeof batch.sdk === 'string' ? cut(batch.sdk, LIMITS.sdk) : undefined,
+    ...(cookieless ? { cookieless: true as const } : {}),
   };
 }

@@ -257,6 +257,23 @@ const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
       GRANT SELECT ON atomic.dropped TO sessionbeacon_reader;
     `,
   },
+  {
+    version: 5,
+    name: 'atomic.salts: the daily salts of cookieless devices, shared by every collector process',
+    // docs/privacy.md: one random salt per UTC day (salts.ts), deleted once no request
+    // may use it. UNLOGGED: never written to the write-ahead log, so never in a WAL
+    // archive, a replica or a base backup, from which a deleted salt could come back.
+    // A crash of the database server empties it (the day's devices then start anew).
+    // The reader role gets nothing: the salts are the collector's alone.
+    sql: `
+      CREATE UNLOGGED TABLE atomic.salts (
+        "day" date PRIMARY KEY,
+        "salt" bytea NOT NULL CHECK (octet_length("salt") = 32),
+        "createdAt" timestamptz NOT NULL DEFAULT now()
+      );
+      REVOKE ALL ON atomic.salts FROM PUBLIC;
+    `,
+  },
 ];
 
 /** The role reads run as: subject to the row-level security policies. */

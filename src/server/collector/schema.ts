@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { ID_FIELDS, LIMITS, PROTOCOL_VERSION, type Batch, type EventType, type SentEvent } from '../../protocol';
+import { ID_FIELDS, LIMITS, PROTOCOL_VERSION, type Batch, type EventType, type IdField, type SentEvent } from '../../protocol';
 
 /**
  * The wire protocol (../../protocol.ts) as TypeBox schemas: what `POST /collect`
@@ -37,6 +37,10 @@ const ids = {
 };
 /** The IDs every event needs, on itself or from its batch. identityId is there once known: never required. */
 const REQUIRED_IDS = ID_FIELDS.filter((f) => f !== 'identityId');
+/** A cookieless batch (docs/collector.md, "Cookieless mode") carries only these: tabId and pageId live in the page's memory... */
+const COOKIELESS_IDS: readonly IdField[] = ['tabId', 'pageId'];
+/** ...and none of these, which the collector derives (or, for an identity, never holds without storage on the device). */
+const DERIVED_IDS: readonly IdField[] = ['deviceId', 'anonymousId', 'identityId', 'visitId', 'sessionId'];
 
 /** What every event has; an event of a type this version does not know is checked against this alone. */
 const base = {
@@ -96,6 +100,8 @@ export const BatchSchema = Type.Object({
   sdk: Text,
   /** Events the client dropped: counted per project and day (dropped.ts); any number, a negative one counts nothing. */
   dropped: Num,
+  /** true: a cookieless tracker's batch, whose device the collector derives (false is the same as absent). */
+  cookieless: Type.Optional(Type.Boolean()),
   ...ids,
   events: Type.Array(Type.Object({ type: Type.Unknown() }), { maxItems: MAX_EVENTS }),
 });
@@ -112,12 +118,16 @@ export function batchProblem(body: unknown): string | undefined {
   if (first) return `${first.path || '/'}: ${first.message}`;
   const batch = body as Record<string, unknown> & { events: Record<string, unknown>[] };
   const events = batch.events;
+  const cookieless = batch.cookieless === true;
+  const required = cookieless ? COOKIELESS_IDS : REQUIRED_IDS;
+  if (cookieless) for (const f of DERIVED_IDS) if (batch[f] !== undefined) return `/${f}: a cookieless batch carries no ${f} (the collector derives the device)`;
   for (let i = 0; i < events.length; i++) {
     const event = events[i];
     const check = (typeof event.type === 'string' && Object.hasOwn(eventSchemas, event.type) && checks.get(event.type)) || baseCheck;
     const error = check.Check(event) ? undefined : check.Errors(event).First();
     if (error) return `/events/${i}${error.path}: ${error.message}`;
-    for (const f of REQUIRED_IDS) if (event[f] === undefined && batch[f] === undefined) return `/events/${i}/${f}: required, on the event or once on the batch`;
+    if (cookieless) for (const f of DERIVED_IDS) if (event[f] !== undefined) return `/events/${i}/${f}: a cookieless batch carries no ${f} (the collector derives the device)`;
+    for (const f of required) if (event[f] === undefined && batch[f] === undefined) return `/events/${i}/${f}: required, on the event or once on the batch`;
   }
   return undefined;
 }

@@ -117,7 +117,8 @@ export function sessionizeSorted(
   let previous = '';
   let previousVisit = -1;
   for (let i = 0; i < n; i++) {
-    if (!active[i] && anyActivity) continue;
+    // A cookieless event's visitId is its own (./cookieless.ts): the client kept no visit to disagree with.
+    if ((!active[i] && anyActivity) || sorted[i].request.cookieless) continue;
     const clientVisit = sorted[i].event.visitId;
     // Runs of one client visitId within one server visit are the common case: count them once.
     if (clientVisit === previous && visitOf[i] === previousVisit) continue;

@@ -1,4 +1,5 @@
-import { sessionizeDevice, type SessionizeOptions } from './device';
+import { fillCookieless, isCookieless, saltsOf } from './cookieless';
+import { DEFAULT_INACTIVITY, sessionizeDevice, type SessionizeOptions } from './device';
 import { preferredCopy, storedEvents, type ReceivedRequest, type StoredEvent } from './request';
 import type { SessionRow } from './row';
 
@@ -6,15 +7,23 @@ export { Engine, rowKey, type Change, type EngineOptions } from './engine';
 export { sessionizeDevice, DEFAULT_INACTIVITY, type SessionizeOptions, type Disagreements } from './device';
 export { storedEvents, type ReceivedRequest, type RequestMeta, type StoredEvent } from './request';
 export type { SessionRow, RowOptions } from './row';
+export { COOKIELESS_TAG, SALT_GRACE, CookielessRequests, saltsOf, type CookielessOptions, type SaltOf } from './cookieless';
 
 /**
  * The batch sessionizer: every session row of a set of received requests
  * (model.md, "Sessionization"). The reference the incremental Engine must equal.
+ * Cookieless requests get their devices as the collector derives them
+ * (./cookieless.ts), under `salts` (UTC day -> 64 hex digits) where given, else
+ * under salts made for this call.
  */
-export function sessionize(requests: ReceivedRequest[], options: SessionizeOptions & { defaultProject?: number | string } = {}): SessionRow[] {
+export function sessionize(
+  requests: ReceivedRequest[],
+  options: SessionizeOptions & { defaultProject?: number | string; salts?: Readonly<Record<string, string>> } = {},
+): SessionRow[] {
+  const input = requests.some(isCookieless) ? fillCookieless(requests, { salt: saltsOf(options.salts), inactivity: options.inactivity ?? DEFAULT_INACTIVITY }) : requests;
   // project -> device -> event id -> the preferred copy (rules 1 and 3), without building key strings.
   const projects = new Map<number | string, Map<string, Map<string, StoredEvent>>>();
-  for (const request of requests)
+  for (const request of input)
     for (const e of storedEvents(request, options.defaultProject)) {
       let devices = projects.get(e.projectId);
       if (!devices) projects.set(e.projectId, (devices = new Map()));

@@ -19,6 +19,8 @@ export interface RequestMeta {
   userAgent?: string;
   headers?: Record<string, string | undefined>;
   sdk?: string;
+  /** A cookieless batch's request (./cookieless.ts): its row is tagged so. */
+  cookieless?: true;
 }
 
 /** An event with its derived time and its request. */
@@ -49,6 +51,7 @@ export function storedEvents(request: ReceivedRequest, defaultProject: number | 
   const { body, receivedAt } = request;
   const projectId = body.projectId ?? defaultProject;
   const meta: RequestMeta = { receivedAt, sentAt: body.sentAt, ip: request.ip, userAgent: request.userAgent, headers: request.headers, sdk: body.sdk };
+  if (body.cookieless === true) meta.cookieless = true;
   return expandEvents(body).map((event) => ({ projectId, event, time: receivedAt - (body.sentAt - event.ts), request: meta }));
 }
 

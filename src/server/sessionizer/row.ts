@@ -1,5 +1,6 @@
 import { CLICK_ID_PARAMS, type PageLeaveEvent, type PagePingEvent, type PageViewEvent, type WireEvent } from '../../protocol';
 import { cut, DEFAULT_GEO_HEADERS, geo, int, INT_MAX, language, nonNegative, offsetMinutes, queryOf, smallint, splitURL, truncateIp, type GeoHeaders } from './columns';
+import { COOKIELESS_TAG } from './cookieless';
 import type { StoredEvent } from './request';
 import { device } from './ua';
 
@@ -162,7 +163,7 @@ export function buildRow(events: StoredEvent[], visitId: string, identityId: str
     sessionId: cut(first.event.sessionId, 37) ?? '',
     identityId: cut(identityId, 80),
     anonymousId: cut(first.event.anonymousId, 37),
-    tags: null,
+    tags: first.request.cookieless ? [COOKIELESS_TAG] : null,
     deviceId: cut(first.event.deviceId, 37),
     visitId: cut(visitId, 37),
     tabId: cut(first.event.tabId, 37),
