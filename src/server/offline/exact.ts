@@ -1,0 +1,141 @@
+import { createReadStream, unlinkSync } from 'node:fs';
+import { saltsOf } from '../sessionizer/cookieless';
+import type { SessionizeOptions } from '../sessionizer/device';
+import { sessionize } from '../sessionizer/index';
+import type { ReceivedRequest } from '../sessionizer/request';
+import { lineBatches, NdjsonWriter } from './lines';
+import { Partitions, temporaryFolder } from './spill';
+import { requestProblem } from '../sessionizer/validate';
+
+export interface ExactOptions extends SessionizeOptions {
+  /** Cookieless devices: UTC day -> salt (hex). */
+  salts?: Record<string, string>;
+  /** What the run may hold, in bytes (estimated: MEMORY_PER_INPUT_BYTE per byte of input held); past it, it spills to disk. */
+  memory: number;
+  /** Where the temporary files go (default: the system's temporary folder, $TMPDIR). */
+  tmpdir?: string;
+}
+
+/** The default budget of `--memory`. */
+export const DEFAULT_MEMORY = 1024 * 2 ** 20;
+
+/**
+ * Heap bytes a held byte of input costs, until its rows are written: the
+ * parsed request, its stored events and the maps of the batch sessionizer, and
+ * the rows. Measured on bench/sessionizer.mjs's workload (SDK-shaped events of
+ * about 440 bytes): the heap peaked at 2.4 to 2.9 times the input; rounded up.
+ */
+export const MEMORY_PER_INPUT_BYTE = 3;
+
+/** Partitions of the first spill, and of each re-partitioning of a partition still over the budget. */
+const FIRST_SPLIT = 64;
+const NEXT_SPLIT = 16;
+/** Levels of re-partitioning before a partition is taken whole (one device's events, which no hash can split). */
+const MAX_LEVEL = 4;
+
+export interface ExactSummary {
+  lines: number;
+  bad: number;
+  events: number;
+  rows: number;
+  /** Temporary files written (0: everything fit the budget). */
+  spilled: number;
+}
+
+/**
+ * `sessionbeacon sessionize` (the default, exact): every row equals what
+ * `sessionize()` gives over the whole input, whatever the order and lateness of
+ * the lines, because each row is made by `sessionize()` over all the events of
+ * its device. Within the memory budget the whole input is one call. Past it, the
+ * requests go to partition files by device (./spill.ts), and each partition is
+ * one call; a partition still over the budget is partitioned again, with
+ * another hash. The temporary files are removed when it ends, fails or is
+ * interrupted.
+ */
+export async function sessionizeExact(
+  input: NodeJS.ReadableStream,
+  output: NodeJS.WritableStream,
+  errors: NodeJS.WritableStream,
+  options: ExactOptions,
+): Promise<ExactSummary> {
+  const summary: ExactSummary = { lines: 0, bad: 0, events: 0, rows: 0, spilled: 0 };
+  // One salt per day for the whole run: every partition derives cookieless devices alike.
+  const sessionizeOptions = { inactivity: options.inactivity, fullIp: options.fullIp, geoHeaders: options.geoHeaders, salts: saltsOf(options.salts) };
+  const writer = new NdjsonWriter(output);
+  const budget = options.memory / MEMORY_PER_INPUT_BYTE;
+  let held: ReceivedRequest[] = [];
+  let heldBytes = 0;
+  let folder: ReturnType<typeof temporaryFolder> | undefined;
+  let partitions: Partitions | undefined;
+  try {
+    for await (const batch of lineBatches(input))
+      for (const text of batch) {
+        summary.lines++;
+        const request = parseLine(text, summary.lines, errors);
+        if (request === undefined) continue;
+        if (request === null) {
+          summary.bad++;
+          continue;
+        }
+        summary.events += request.body.events.length;
+        if (partitions) partitions.add(request, text);
+        else {
+          held.push(request);
+          heldBytes += text.length;
+          if (heldBytes > budget) {
+            folder = temporaryFolder(options.tmpdir);
+            partitions = new Partitions(folder.path, 'p', FIRST_SPLIT, 0);
+            for (const r of held) partitions.add(r);
+            held = [];
+          }
+        }
+      }
+    if (!partitions) await writer.write(sessionize(held, sessionizeOptions));
+    else {
+      held = [];
+      partitions.close();
+      summary.spilled += partitions.count;
+      const work = partitions.paths.map((path, i) => ({ path, size: partitions!.sizes[i], level: 1 }));
+      while (work.length) {
+        const { path, size, level } = work.pop()!;
+        if (size > budget && level < MAX_LEVEL) {
+          // Too big still: its devices into smaller partitions, by another hash.
+          const parts = new Partitions(folder!.path, `${path.slice(folder!.path.length + 1, -'.ndjson'.length)}.${level}`, NEXT_SPLIT, level);
+          for await (const lines of lineBatches(createReadStream(path))) for (const line of lines) if (line) parts.add(JSON.parse(line) as ReceivedRequest, line);
+          parts.close();
+          unlinkSync(path);
+          summary.spilled += parts.count;
+          parts.paths.forEach((p, i) => work.push({ path: p, size: parts.sizes[i], level: level + 1 }));
+          continue;
+        }
+        const requests: ReceivedRequest[] = [];
+        if (size) for await (const lines of lineBatches(createReadStream(path))) for (const line of lines) if (line) requests.push(JSON.parse(line) as ReceivedRequest);
+        unlinkSync(path);
+        await writer.write(sessionize(requests, sessionizeOptions));
+      }
+    }
+    await writer.flush();
+  } finally {
+    folder?.remove();
+  }
+  summary.rows = writer.written;
+  return summary;
+}
+
+/** A line as a request; undefined for a blank line; null for a bad one (reported on `errors`). */
+function parseLine(text: string, line: number, errors: NodeJS.WritableStream): ReceivedRequest | null | undefined {
+  if (!text || (text.charCodeAt(0) <= 32 && !text.trim())) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    errors.write(`line ${line}: malformed JSON\n`);
+    return null;
+  }
+  const problem = requestProblem(value);
+  if (problem) {
+    errors.write(`line ${line}: ${problem}\n`);
+    return null;
+  }
+  return value as ReceivedRequest;
+}
