@@ -85,6 +85,8 @@ export async function sessionizeStream(
       for (const request of cookieless.take(value as ReceivedRequest)) for (const e of storedEvents(request)) pending.push(e);
       if (pending.length >= 5000) await drain();
     }
+    // And at the end of a chunk read with a few hundred events: a slow log's rows are not held back for long.
+    if (pending.length >= 500) await drain();
   }
   for (const request of cookieless.flush()) for (const e of storedEvents(request)) pending.push(e);
   await drain();
