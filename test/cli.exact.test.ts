@@ -138,6 +138,23 @@ describe('sessionbeacon sessionize, exact', () => {
     expect(readdirSync(own)).toEqual([]);
   }, 30_000);
 
+  it('with --jobs 3 (worker threads sharing the devices), in memory and spilled, gives the same rows and reports bad lines by number', async () => {
+    const own = mkdtempSync(join(temporary, 'jobs-'));
+    const lines = shuffled(log, random(3)).map((r) => JSON.stringify(r));
+    // Two bad lines. The relayed requests (two devices each) and the cookieless ones (no deviceId to guess from) are passed on between workers.
+    lines.splice(5, 0, '{broken', JSON.stringify({ receivedAt: 1 }));
+    for (const memory of ['1GB', '16KB']) {
+      const { code, rows, err } = await run([...SALT_ARGS, '--jobs', '3', '--memory', memory], lines, { TMPDIR: own });
+      expect(code).toBe(0);
+      expect(err).toContain('line 6: malformed JSON');
+      expect(err).toContain('line 7: receivedAt must be a number');
+      expect(err).toMatch(memory === '1GB' ? /exact with 3 jobs, in memory/ : /exact with 3 jobs, spilled to \d+ temporary files \(removed\)/);
+      expect(err).toMatch(new RegExp(`${lines.length} lines \\(2 skipped\\)`));
+      expect(byKey(rows)).toEqual(expected);
+      expect(readdirSync(own)).toEqual([]);
+    }
+  }, 30_000);
+
   it('takes a batch whose ID fields are shared at its top like one with them on every event', async () => {
     const events = [ev(MIDNIGHT, { type: 'page_view', url: 'https://a.example/' }), ev(MIDNIGHT + MIN)];
     const { deviceId, anonymousId, visitId, sessionId, tabId, pageId } = events[0];

@@ -14,10 +14,11 @@
  */
 import { parseSalt } from './sessionizer/cookieless';
 import { DEFAULT_MEMORY, sessionizeExact } from './offline/exact';
+import { sessionizeJobs } from './offline/jobs';
 import { sessionizeStream } from './offline/stream';
 import { duration, size } from './offline/units';
 
-const USAGE = `usage: sessionbeacon sessionize [--inactivity 30m] [--memory 2GB] [--horizon D] [--full-ip] [--salt DAY=HEX]... < requests.ndjson > sessions.ndjson
+const USAGE = `usage: sessionbeacon sessionize [--inactivity 30m] [--memory 2GB] [--jobs N] [--horizon D] [--full-ip] [--salt DAY=HEX]... < requests.ndjson > sessions.ndjson
 
   Exact by default: the rows equal a batch run over the whole input (sessionize()),
   whatever the order, batching and lateness of the lines.
@@ -26,6 +27,8 @@ const USAGE = `usage: sessionbeacon sessionize [--inactivity 30m] [--memory 2GB]
   --memory SIZE    what the run may hold (default 2GB); past it, the requests are spilled
                    to temporary files by device (in $TMPDIR) and sessionized one file at a
                    time; the files are removed at the end, on error and on SIGINT/SIGTERM
+  --jobs N         N worker threads share the devices (default 1: this thread alone); the
+                   budget is shared too
   --horizon D      streaming instead, for tailing a live log: a device's rows are written
                    once it was idle this long by receivedAt (e.g. 6h), and it is forgotten;
                    its later events start it afresh (stderr counts such devices)
@@ -41,6 +44,8 @@ export interface SessionizeCliOptions {
   /** Streaming with this horizon; undefined: exact. */
   horizon?: number;
   memory: number;
+  /** Worker threads of the exact mode. */
+  jobs: number;
   fullIp: boolean;
   /** Cookieless devices: UTC day -> salt (hex). */
   salts?: Record<string, string>;
@@ -48,12 +53,16 @@ export interface SessionizeCliOptions {
 
 export function parseArgs(args: string[]): { command: string; options: SessionizeCliOptions } {
   const [command, ...rest] = args;
-  const options: SessionizeCliOptions = { inactivity: 30 * 60_000, memory: DEFAULT_MEMORY, fullIp: false };
+  const options: SessionizeCliOptions = { inactivity: 30 * 60_000, memory: DEFAULT_MEMORY, jobs: 1, fullIp: false };
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i];
     if (arg === '--inactivity') options.inactivity = duration(rest[++i]);
     else if (arg === '--horizon') options.horizon = duration(rest[++i]);
     else if (arg === '--memory') options.memory = size(rest[++i]);
+    else if (arg === '--jobs') {
+      options.jobs = Number(rest[++i]);
+      if (!Number.isInteger(options.jobs) || options.jobs < 1 || options.jobs > 64) throw new Error('--jobs must be a whole number from 1 to 64');
+    }
     else if (arg === '--full-ip') options.fullIp = true;
     else if (arg === '--salt') {
       const [day, hex] = parseSalt(rest[++i]);
@@ -74,9 +83,14 @@ export async function sessionizeCommand(
 ): Promise<number> {
   const common = { inactivity: options.inactivity, fullIp: options.fullIp, salts: options.salts };
   if (options.horizon === undefined) {
-    const s = await sessionizeExact(input, output, errors, { ...common, memory: options.memory, tmpdir: process.env.TMPDIR });
+    const exact = { ...common, memory: options.memory, tmpdir: process.env.TMPDIR };
+    const s =
+      options.jobs > 1
+        ? await sessionizeJobs(input, output, errors, { ...exact, jobs: options.jobs }, new URL('./sessionize-worker.mjs', import.meta.url))
+        : await sessionizeExact(input, output, errors, exact);
     errors.write(
       `sessionize: ${s.lines} lines (${s.bad} skipped), ${s.events} events, ${s.rows} session rows; exact` +
+        (options.jobs > 1 ? ` with ${options.jobs} jobs` : '') +
         (s.spilled ? `, spilled to ${s.spilled} temporary files (removed)` : ', in memory') + '\n',
     );
     return 0;

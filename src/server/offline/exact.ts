@@ -1,5 +1,5 @@
 import { createReadStream, unlinkSync } from 'node:fs';
-import { saltsOf } from '../sessionizer/cookieless';
+import { saltsOf, type SaltOf } from '../sessionizer/cookieless';
 import type { SessionizeOptions } from '../sessionizer/device';
 import { sessionize } from '../sessionizer/index';
 import type { ReceivedRequest } from '../sessionizer/request';
@@ -44,14 +44,82 @@ export interface ExactSummary {
 }
 
 /**
+ * The requests of an exact run: held in memory within the budget; past it, in
+ * partition files by device (./spill.ts). `finish` writes the rows: one
+ * `sessionize()` call over what is held, or one per partition file (a file
+ * still over the budget is partitioned again, with another hash). `remove`
+ * deletes the files (they are deleted as they are read, and on signals too).
+ */
+export class ExactRun {
+  private held: ReceivedRequest[] = [];
+  private heldBytes = 0;
+  private folder: ReturnType<typeof temporaryFolder> | undefined;
+  private partitions: Partitions | undefined;
+  private readonly budget: number;
+  /** One salt per day for the whole run: every partition derives cookieless devices alike. */
+  private readonly sessionizeOptions: SessionizeOptions & { salts: SaltOf };
+  /** Temporary files written (0: everything fit the budget). */
+  spilled = 0;
+
+  constructor(private readonly options: ExactOptions, salts?: SaltOf) {
+    this.budget = options.memory / MEMORY_PER_INPUT_BYTE;
+    this.sessionizeOptions = { inactivity: options.inactivity, fullIp: options.fullIp, geoHeaders: options.geoHeaders, salts: salts ?? saltsOf(options.salts) };
+  }
+
+  /** Takes a request; `text` is its line (the size it costs; written as it is when spilling). */
+  take(request: ReceivedRequest, text: string): void {
+    if (this.partitions) return this.partitions.add(request, text);
+    this.held.push(request);
+    this.heldBytes += text.length;
+    if (this.heldBytes > this.budget) {
+      this.folder = temporaryFolder(this.options.tmpdir);
+      this.partitions = new Partitions(this.folder.path, 'p', FIRST_SPLIT, 0);
+      for (const r of this.held) this.partitions.add(r);
+      this.held = [];
+    }
+  }
+
+  async finish(writer: NdjsonWriter): Promise<void> {
+    if (!this.partitions) {
+      const held = this.held;
+      this.held = [];
+      await writer.write(sessionize(held, this.sessionizeOptions));
+      return;
+    }
+    const { partitions, folder } = this;
+    partitions.close();
+    this.spilled += partitions.count;
+    const work = partitions.paths.map((path, i) => ({ path, size: partitions.sizes[i], level: 1 }));
+    while (work.length) {
+      const { path, size, level } = work.pop()!;
+      if (size > this.budget && level < MAX_LEVEL) {
+        // Too big still: its devices into smaller partitions, by another hash.
+        const parts = new Partitions(folder!.path, `${path.slice(folder!.path.length + 1, -'.ndjson'.length)}.${level}`, NEXT_SPLIT, level);
+        for await (const lines of lineBatches(createReadStream(path))) for (const line of lines) if (line) parts.add(JSON.parse(line) as ReceivedRequest, line);
+        parts.close();
+        unlinkSync(path);
+        this.spilled += parts.count;
+        parts.paths.forEach((p, i) => work.push({ path: p, size: parts.sizes[i], level: level + 1 }));
+        continue;
+      }
+      const requests: ReceivedRequest[] = [];
+      if (size) for await (const lines of lineBatches(createReadStream(path))) for (const line of lines) if (line) requests.push(JSON.parse(line) as ReceivedRequest);
+      unlinkSync(path);
+      await writer.write(sessionize(requests, this.sessionizeOptions));
+    }
+  }
+
+  remove(): void {
+    this.folder?.remove();
+  }
+}
+
+/**
  * `sessionbeacon sessionize` (the default, exact): every row equals what
  * `sessionize()` gives over the whole input, whatever the order and lateness of
  * the lines, because each row is made by `sessionize()` over all the events of
- * its device. Within the memory budget the whole input is one call. Past it, the
- * requests go to partition files by device (./spill.ts), and each partition is
- * one call; a partition still over the budget is partitioned again, with
- * another hash. The temporary files are removed when it ends, fails or is
- * interrupted.
+ * its device (ExactRun). With `jobs` > 1, worker threads share the devices
+ * (./jobs.ts).
  */
 export async function sessionizeExact(
   input: NodeJS.ReadableStream,
@@ -60,14 +128,8 @@ export async function sessionizeExact(
   options: ExactOptions,
 ): Promise<ExactSummary> {
   const summary: ExactSummary = { lines: 0, bad: 0, events: 0, rows: 0, spilled: 0 };
-  // One salt per day for the whole run: every partition derives cookieless devices alike.
-  const sessionizeOptions = { inactivity: options.inactivity, fullIp: options.fullIp, geoHeaders: options.geoHeaders, salts: saltsOf(options.salts) };
   const writer = new NdjsonWriter(output);
-  const budget = options.memory / MEMORY_PER_INPUT_BYTE;
-  let held: ReceivedRequest[] = [];
-  let heldBytes = 0;
-  let folder: ReturnType<typeof temporaryFolder> | undefined;
-  let partitions: Partitions | undefined;
+  const run = new ExactRun(options);
   try {
     for await (const batch of lineBatches(input))
       for (const text of batch) {
@@ -79,52 +141,20 @@ export async function sessionizeExact(
           continue;
         }
         summary.events += request.body.events.length;
-        if (partitions) partitions.add(request, text);
-        else {
-          held.push(request);
-          heldBytes += text.length;
-          if (heldBytes > budget) {
-            folder = temporaryFolder(options.tmpdir);
-            partitions = new Partitions(folder.path, 'p', FIRST_SPLIT, 0);
-            for (const r of held) partitions.add(r);
-            held = [];
-          }
-        }
+        run.take(request, text);
       }
-    if (!partitions) await writer.write(sessionize(held, sessionizeOptions));
-    else {
-      held = [];
-      partitions.close();
-      summary.spilled += partitions.count;
-      const work = partitions.paths.map((path, i) => ({ path, size: partitions!.sizes[i], level: 1 }));
-      while (work.length) {
-        const { path, size, level } = work.pop()!;
-        if (size > budget && level < MAX_LEVEL) {
-          // Too big still: its devices into smaller partitions, by another hash.
-          const parts = new Partitions(folder!.path, `${path.slice(folder!.path.length + 1, -'.ndjson'.length)}.${level}`, NEXT_SPLIT, level);
-          for await (const lines of lineBatches(createReadStream(path))) for (const line of lines) if (line) parts.add(JSON.parse(line) as ReceivedRequest, line);
-          parts.close();
-          unlinkSync(path);
-          summary.spilled += parts.count;
-          parts.paths.forEach((p, i) => work.push({ path: p, size: parts.sizes[i], level: level + 1 }));
-          continue;
-        }
-        const requests: ReceivedRequest[] = [];
-        if (size) for await (const lines of lineBatches(createReadStream(path))) for (const line of lines) if (line) requests.push(JSON.parse(line) as ReceivedRequest);
-        unlinkSync(path);
-        await writer.write(sessionize(requests, sessionizeOptions));
-      }
-    }
+    await run.finish(writer);
     await writer.flush();
   } finally {
-    folder?.remove();
+    run.remove();
   }
   summary.rows = writer.written;
+  summary.spilled = run.spilled;
   return summary;
 }
 
-/** A line as a request; undefined for a blank line; null for a bad one (reported on `errors`). */
-function parseLine(text: string, line: number, errors: NodeJS.WritableStream): ReceivedRequest | null | undefined {
+/** A line as a request (checked by requestProblem); undefined for a blank line; null for a bad one (reported on `errors`). */
+export function parseLine(text: string, line: number, errors: NodeJS.WritableStream): ReceivedRequest | null | undefined {
   if (!text || (text.charCodeAt(0) <= 32 && !text.trim())) return undefined;
   let value: unknown;
   try {

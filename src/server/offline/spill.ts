@@ -37,20 +37,9 @@ export class Partitions {
 
   /** Adds a request; `text` is its line as read (written as it is when the request goes whole to one partition). */
   add(request: ReceivedRequest, text?: string): void {
-    if (isCookieless(request)) return this.put(cookielessGroup(request), text ?? JSON.stringify(request));
-    const project = String(request.body.projectId ?? 0);
-    const shared = request.body.deviceId;
-    const events = request.body.events as WireEvent[];
-    const first = events.length ? (events[0].deviceId ?? shared) : shared;
-    let one = true;
-    for (let i = 1; i < events.length && one; i++) one = (events[i].deviceId ?? shared) === first;
-    if (one) return this.put(project + '\u0000' + first, text ?? JSON.stringify(request));
-    const byDevice = new Map<string, WireEvent[]>();
-    for (const e of events) {
-      const d = e.deviceId ?? shared;
-      byDevice.get(d)?.push(e) ?? byDevice.set(d, [e]);
-    }
-    for (const [deviceId, list] of byDevice) this.put(project + '\u0000' + deviceId, JSON.stringify({ ...request, body: { ...request.body, events: list } }));
+    const parts = devicesOf(request);
+    if (parts.length === 1) return this.put(parts[0][0], text ?? JSON.stringify(request));
+    for (const [key, part] of parts) this.put(key, JSON.stringify(part));
   }
 
   private put(key: string, line: string): void {
@@ -74,6 +63,28 @@ export class Partitions {
       closeSync(this.fds[i]);
     }
   }
+}
+
+/**
+ * A request as the requests of one device each, with the key of that device:
+ * (projectId, deviceId), or for a cookieless request (projectId, IP, User-Agent),
+ * from which its device is derived. Mostly the request itself, alone.
+ */
+export function devicesOf(request: ReceivedRequest): [key: string, request: ReceivedRequest][] {
+  if (isCookieless(request)) return [[cookielessGroup(request), request]];
+  const project = String(request.body.projectId ?? 0);
+  const shared = request.body.deviceId;
+  const events = request.body.events as WireEvent[];
+  const first = events.length ? (events[0].deviceId ?? shared) : shared;
+  let one = true;
+  for (let i = 1; i < events.length && one; i++) one = (events[i].deviceId ?? shared) === first;
+  if (one) return [[project + '\u0000' + first, request]];
+  const byDevice = new Map<string, WireEvent[]>();
+  for (const e of events) {
+    const d = e.deviceId ?? shared;
+    byDevice.get(d)?.push(e) ?? byDevice.set(d, [e]);
+  }
+  return [...byDevice].map(([deviceId, list]) => [project + '\u0000' + deviceId, { ...request, body: { ...request.body, events: list } }]);
 }
 
 /** FNV-1a over UTF-16 code units, with a seed: fast, and spread enough for partitions. */
