@@ -32,39 +32,44 @@ await db.run(`COPY (
   WITH req AS (
     SELECT receivedAt, ip, userAgent, body.projectId AS projectId, body.sentAt AS sentAt, unnest(body.events) AS e
     FROM read_json(${quote(input)}, format = 'newline_delimited', columns = ${COLUMNS}, maximum_object_size = 1048576)
-  ), ev AS (
+  ), dedup AS (
+    -- Rule 1: one copy per (project, device, event id), the first received; rule 2: the derived time.
     SELECT projectId, e.deviceId AS deviceId, e.id AS id, e."type" AS "type", e.seq AS seq, e.anonymousId AS anonymousId,
       e.visitId AS visitId, e.sessionId AS sessionId, e.tabId AS tabId, e.pageId AS pageId, e.url AS url, e.title AS title,
-      e.activeTime AS activeTime, e.userActions AS userActions, receivedAt, sentAt, ip, userAgent, receivedAt - (sentAt - e.ts) AS t
-    FROM req
-  ), dedup AS (
-    SELECT * FROM ev QUALIFY row_number() OVER (PARTITION BY projectId, deviceId, id ORDER BY receivedAt, sentAt) = 1
+      e.activeTime AS activeTime, e.userActions AS userActions, receivedAt - sentAt AS skew, ip, userAgent, receivedAt - (sentAt - e.ts) AS t,
+      e."type" NOT IN ('page_leave', 'page_ping') AS active
+    FROM req QUALIFY row_number() OVER (PARTITION BY projectId, e.deviceId, e.id ORDER BY receivedAt, sentAt) = 1
+  ), ordered AS (
+    -- Rule 4 once, as an integer: the order of every later step.
+    SELECT *, row_number() OVER (PARTITION BY projectId, deviceId ORDER BY t, seq, id) AS k FROM dedup
   ), flagged AS (
     SELECT *, CASE WHEN t - lag(t) OVER w >= ${inactivity} OR lag(t) OVER w IS NULL THEN 1 ELSE 0 END AS newVisit
-    FROM dedup WHERE "type" NOT IN ('page_leave', 'page_ping')
-    WINDOW w AS (PARTITION BY projectId, deviceId ORDER BY t, seq, id)
-  ), active AS (
-    SELECT *, sum(newVisit) OVER (PARTITION BY projectId, deviceId ORDER BY t, seq, id) AS visit FROM flagged
+    FROM ordered WHERE active WINDOW w AS (PARTITION BY projectId, deviceId ORDER BY k)
+  ), visited AS (
+    -- Rule 5 on activity; reports join their page's visit.
+    SELECT *, sum(newVisit) OVER (PARTITION BY projectId, deviceId ORDER BY k) AS visit FROM flagged
   ), pages AS (
-    SELECT projectId, deviceId, pageId, min(visit) AS visit FROM active GROUP BY ALL
-  ), reports AS (
-    SELECT d.*, p.visit FROM dedup d JOIN pages p USING (projectId, deviceId, pageId) WHERE d."type" IN ('page_leave', 'page_ping')
+    SELECT projectId, deviceId, pageId, min(visit) AS visit FROM visited GROUP BY ALL
   ), everything AS (
-    SELECT * EXCLUDE (newVisit) FROM active UNION ALL BY NAME SELECT * FROM reports
+    SELECT projectId, deviceId, visit, tabId, pageId, k, "type", sessionId, anonymousId, visitId, url, title, ip, userAgent, skew, t, NULL::BIGINT AS activeTime, NULL::BIGINT AS userActions FROM visited
+    UNION ALL
+    SELECT o.projectId, o.deviceId, p.visit, o.tabId, o.pageId, o.k, o."type", o.sessionId, o.anonymousId, o.visitId, o.url, o.title, o.ip, o.userAgent, o.skew, o.t, o.activeTime, o.userActions
+    FROM ordered o JOIN pages p USING (projectId, deviceId, pageId) WHERE NOT o.active
   ), visits AS (
-    SELECT projectId, deviceId, visit, arg_min(visitId, (t, seq, id)) AS serverVisitId FROM active GROUP BY ALL
-  ), perPage AS (
-    SELECT projectId, deviceId, visit, tabId, pageId, max(activeTime) AS activeTime, max(userActions) AS userActions
-    FROM everything WHERE "type" IN ('page_leave', 'page_ping') GROUP BY ALL
+    SELECT projectId, deviceId, visit, arg_min(visitId, k) AS serverVisitId FROM visited GROUP BY ALL
   ), reported AS (
-    SELECT projectId, deviceId, visit, tabId, sum(activeTime) AS activeTime, sum(userActions) AS userActions FROM perPage GROUP BY ALL
+    -- activeTime and actions: each page's largest report, summed per session.
+    SELECT projectId, deviceId, visit, tabId, sum(activeTime) AS activeTime, sum(userActions) AS userActions
+    FROM (SELECT projectId, deviceId, visit, tabId, pageId, max(activeTime) AS activeTime, max(userActions) AS userActions FROM everything WHERE activeTime IS NOT NULL GROUP BY ALL)
+    GROUP BY ALL
   ), sessions AS (
+    -- Rule 6: a session per (visit, tab), its IDs from its first event.
     SELECT projectId, deviceId, visit, tabId,
-      arg_min(sessionId, (t, seq, id)) AS sessionId, arg_min(anonymousId, (t, seq, id)) AS anonymousId, arg_min(pageId, (t, seq, id)) AS pageId,
+      arg_min(sessionId, k) AS sessionId, arg_min(anonymousId, k) AS anonymousId, arg_min(pageId, k) AS pageId,
       min(t) AS startMs, max(t) AS endMs, count(*) FILTER (WHERE "type" = 'page_view') AS pageViewsCount,
-      arg_min(url, (t, seq, id)) FILTER (WHERE "type" = 'page_view') AS initURL, arg_max(url, (t, seq, id)) FILTER (WHERE "type" = 'page_view') AS exitURL,
-      arg_min(title, (t, seq, id)) FILTER (WHERE "type" = 'page_view') AS initTitle, arg_max(title, (t, seq, id)) FILTER (WHERE "type" = 'page_view') AS exitTitle,
-      arg_min(ip, (t, seq, id)) AS ipAddress, arg_min(userAgent, (t, seq, id)) AS userAgent, arg_min(receivedAt - sentAt, (t, seq, id)) AS clockSkew
+      arg_min(url, k) FILTER (WHERE "type" = 'page_view') AS initURL, arg_max(url, k) FILTER (WHERE "type" = 'page_view') AS exitURL,
+      arg_min(title, k) FILTER (WHERE "type" = 'page_view') AS initTitle, arg_max(title, k) FILTER (WHERE "type" = 'page_view') AS exitTitle,
+      arg_min(ip, k) AS ipAddress, arg_min(userAgent, k) AS userAgent, arg_min(skew, k) AS clockSkew
     FROM everything GROUP BY ALL
   )
   SELECT s.projectId, s.sessionId, s.anonymousId, s.deviceId, v.serverVisitId AS visitId, s.tabId, s.pageId,
