@@ -123,16 +123,19 @@ describe('sessionbeacon sessionize, exact', () => {
     expect(readdirSync(own)).toEqual([]);
   }, 30_000);
 
-  it('removes its temporary files when interrupted (SIGTERM) while spilling', async () => {
+  it.each([[[]], [['--jobs', '2']]])('removes its temporary files when interrupted (SIGTERM) while spilling %j', async (jobs: string[]) => {
     const own = mkdtempSync(join(temporary, 'interrupted-'));
-    const child = spawn(process.execPath, [CLI, 'sessionize', '--memory', '1KB'], { env: { ...process.env, TMPDIR: own } });
+    const child = spawn(process.execPath, [CLI, 'sessionize', '--memory', '1KB', ...jobs], { env: { ...process.env, TMPDIR: own } });
     const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     child.stdout.resume();
     child.stderr.resume();
-    for (const r of log.slice(0, 200)) child.stdin.write(JSON.stringify(r) + '\n');
+    // With --jobs, lines go to the workers 256 at a time: enough of them that each worker has some.
+    for (const r of jobs.length ? [...log, ...log] : log.slice(0, 200)) child.stdin.write(JSON.stringify(r) + '\n');
     // The input stays open: the run is reading, its partition files in a folder of its own.
     await expect.poll(() => readdirSync(own).length, { timeout: 10_000 }).toBe(1);
-    await expect.poll(() => readdirSync(join(own, readdirSync(own)[0])).length, { timeout: 10_000 }).toBe(64);
+    // One folder of the run; with --jobs, each worker's inside it.
+    const files = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((k, e) => k + (e.isDirectory() ? files(join(dir, e.name)) : 1), 0);
+    await expect.poll(() => files(own), { timeout: 10_000 }).toBeGreaterThanOrEqual(64);
     child.kill('SIGTERM');
     expect(await closed).toBe(143);
     expect(readdirSync(own)).toEqual([]);

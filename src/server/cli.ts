@@ -86,7 +86,7 @@ export async function sessionizeCommand(
     const exact = { ...common, memory: options.memory, tmpdir: process.env.TMPDIR };
     const s =
       options.jobs > 1
-        ? await sessionizeJobs(input, output, errors, { ...exact, jobs: options.jobs }, new URL('./sessionize-worker.mjs', import.meta.url))
+        ? await sessionizeJobs(input, output, errors, { ...exact, jobs: options.jobs }, new URL('./cli-worker.mjs', import.meta.url))
         : await sessionizeExact(input, output, errors, exact);
     errors.write(
       `sessionize: ${s.lines} lines (${s.bad} skipped), ${s.events} events, ${s.rows} session rows; exact` +

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ExactOptions, ExactSummary } from './exact';
 import { lineBatches } from './lines';
-import { hash } from './spill';
+import { hash, temporaryFolder } from './spill';
 
 /**
  * `sessionize --jobs N` (exact): N worker threads (./job-worker.ts) share the
@@ -30,7 +30,9 @@ export async function sessionizeJobs(
   const n = options.jobs;
   const summary: ExactSummary = { lines: 0, bad: 0, events: 0, rows: 0, spilled: 0 };
   const { jobs: _jobs, ...exact } = options;
-  const workers = Array.from({ length: n }, (_, index) => new Worker(workerFile, { workerData: { options: { ...exact, memory: exact.memory / n }, index, count: n } }));
+  // The workers' partition files go in a folder of this thread's: signals come to this thread only, and it removes the folder.
+  const folder = temporaryFolder(exact.tmpdir);
+  const workers = Array.from({ length: n }, (_, index) => new Worker(workerFile, { workerData: { options: { ...exact, memory: exact.memory / n, tmpdir: folder.path }, index, count: n } }));
   /** Batches sent and not yet taken, per worker: the reading waits past a few, so the input is not all queued in memory. */
   const inFlight = new Array<number>(n).fill(0);
   let wake: (() => void) | undefined;
@@ -98,6 +100,7 @@ export async function sessionizeJobs(
     await outputBusy;
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
+    folder.remove();
   }
   return summary;
 }

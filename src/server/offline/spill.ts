@@ -103,7 +103,11 @@ export function temporaryFolder(parent?: string): { path: string; remove(): void
   const path = mkdtempSync(join(parent ?? tmpdir(), 'sessionbeacon-sessionize-'));
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   const onSignal = (signal: NodeJS.Signals) => {
-    remove();
+    try {
+      remove();
+    } catch {
+      // Exit with the signal's code all the same.
+    }
     // The usual exit code of a process ended by that signal.
     process.exit(128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as Record<string, number>)[signal]);
   };
@@ -112,7 +116,12 @@ export function temporaryFolder(parent?: string): { path: string; remove(): void
     if (removed) return;
     removed = true;
     for (const s of signals) process.off(s, onSignal);
-    rmSync(path, { recursive: true, force: true });
+    // Worker threads (--jobs) may still be writing in it at a signal: retried until it is gone; never a throw from a signal handler.
+    try {
+      rmSync(path, { recursive: true, force: true, maxRetries: 20, retryDelay: 5 });
+    } catch {
+      rmSync(path, { recursive: true, force: true, maxRetries: 20, retryDelay: 20 });
+    }
   }
   for (const s of signals) process.on(s, onSignal);
   return { path, remove };
