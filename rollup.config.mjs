@@ -111,7 +111,7 @@ export default [
   // The collector's package (sessionbeacon-server): its API as ESM and CommonJS for Node 20, and
   // the command line (ESM, run by bin/sessionbeacon.mjs); its dependencies stay imports.
   {
-    input: { server: 'src/server/index.ts', cli: 'src/server/cli.ts' },
+    input: { server: 'src/server/index.ts', cli: 'src/server/cli.ts', 'cli-worker': 'src/server/offline/job-worker.ts' },
     external: serverExternal,
     output: { dir: SERVER_DIST, format: 'es', entryFileNames: '[name].mjs', chunkFileNames: 'server-[hash].mjs', sourcemap: true },
     plugins: [serverTs()],

@@ -1,8 +1,15 @@
-// Sessionizer figures: events/s and peak memory (max RSS of a process of its own)
-// for a seeded workload of 100k and 1M events, batch and incremental.
-//   npm run bench:sessionizer     (after npm run build)
+// Sessionizer figures, for a seeded workload of 200k and 1M events:
+// - the whole job next to DuckDB's, in the same run: read an NDJSON log, sessionize,
+//   write NDJSON (`sessionbeacon sessionize`, exact, --jobs 2 and --horizon 6h, against
+//   bench/duckdb-job.mjs), each a process of its own, timed from start to exit;
+// - the library in memory: events/s and peak memory (max RSS of a process of its own),
+//   batch and incremental.
+//   npm run bench:sessionizer     (after npm run build; PARTS=job or PARTS=library for one part)
 // A benchmark, not a test: it prints figures and never fails.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const MIN = 60_000;
@@ -129,9 +136,86 @@ async function measure(mode, size) {
   console.log(JSON.stringify({ mode, events, devices, requests: requests.length, rows, seconds, eventsPerSecond: Math.round(events / seconds), maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024), workloadRssMB: Math.round(before / 1024) }));
 }
 
+const CLI = fileURLToPath(new URL('../packages/server/bin/sessionbeacon.mjs', import.meta.url));
+const DUCKDB_JOB = fileURLToPath(new URL('./duckdb-job.mjs', import.meta.url));
+const TIME = '/usr/bin/time';
+
+/** Runs a command with stdin and stdout as files; its wall seconds and (with GNU time) peak RSS. */
+function timed(args, input, output) {
+  const withTime = existsSync(TIME);
+  const stdio = [input ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+  const start = performance.now();
+  const shell = `${withTime ? `${TIME} -f '%M' ` : ''}${args.map((a) => `'${a}'`).join(' ')}${input ? ` < '${input}'` : ''}${output ? ` > '${output}'` : ''}`;
+  const r = spawnSync('sh', ['-c', shell], { stdio, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const seconds = (performance.now() - start) / 1000;
+  if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
+  const rss = withTime ? Number(r.stderr.trim().split('\n').at(-1)) / 1024 : NaN;
+  return { seconds, rssMB: Math.round(rss), stdout: r.stdout, stderr: r.stderr };
+}
+
+const lineCount = (path) => Number(execFileSync('wc', ['-l', path], { encoding: 'utf8' }).trim().split(/\s+/)[0]);
+
+/**
+ * The whole job, in one run: the log written once, then each tool RUNS times in turn
+ * (interleaved, so that the machine's other load falls on all alike); the best run of each.
+ */
+function wholeJob(sizes) {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-bench-job-'));
+  const runs = Number(process.env.RUNS ?? 3);
+  const results = [];
+  try {
+    for (const size of sizes) {
+      const { requests, events } = workload(size);
+      const log = join(dir, 'requests.ndjson');
+      writeFileSync(log, requests.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      const megabytes = statSync(log).size / 2 ** 20;
+      const tools = [
+        { name: 'sessionbeacon sessionize (exact)', args: [process.execPath, CLI, 'sessionize'] },
+        { name: 'sessionbeacon sessionize --jobs 2 (exact)', args: [process.execPath, CLI, 'sessionize', '--jobs', '2'] },
+        { name: 'sessionbeacon sessionize --horizon 6h', args: [process.execPath, CLI, 'sessionize', '--horizon', '6h'] },
+        { name: 'DuckDB (bench/duckdb-job.mjs)', duckdb: true },
+      ];
+      const best = new Map();
+      for (let run = 0; run < runs; run++)
+        for (const tool of tools) {
+          const out = join(dir, 'sessions.ndjson');
+          const r = tool.duckdb ? timed([process.execPath, DUCKDB_JOB, log, out]) : timed(tool.args, log, out);
+          const rows = lineCount(out);
+          const detail = tool.duckdb ? JSON.parse(r.stdout.trim().split('\n').at(-1)) : undefined;
+          const returned = /(\d+) devices came back/.exec(r.stderr)?.[1];
+          rmSync(out, { force: true });
+          const had = best.get(tool.name);
+          if (!had || r.seconds < had.seconds) best.set(tool.name, { ...r, rows, detail, returned });
+        }
+      const duck = best.get(tools.at(-1).name);
+      for (const tool of tools) {
+        const r = best.get(tool.name);
+        results.push({
+          events,
+          'log MB': Math.round(megabytes),
+          tool: tool.name,
+          rows: r.rows,
+          seconds: +r.seconds.toFixed(2),
+          'x DuckDB': +(r.seconds / duck.seconds).toFixed(2),
+          'events/s': Math.round(events / r.seconds),
+          'peak RSS MB': r.rssMB,
+          note: tool.duckdb ? `DuckDB ${r.detail.version}, ${r.detail.threads} threads` : r.returned !== undefined ? `${r.returned} devices came back after being forgotten` : '',
+        });
+      }
+      rmSync(log, { force: true });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(`The whole job (read NDJSON, sessionize, write NDJSON), best of ${runs}, Node ${process.version}, seeded workload (4% retried batches, 2% sent hours late)`);
+  console.table(results);
+}
+
 const main = process.argv[1] === fileURLToPath(import.meta.url);
+const parts = (process.env.PARTS ?? 'job,library').split(',');
 if (main && process.argv[2] === 'measure') await measure(process.argv[3], Number(process.argv[4]));
-else if (main) {
+else if (main && parts.includes('job')) wholeJob((process.env.JOB_SIZES ?? '200000,1000000').split(',').map(Number));
+if (main && process.argv[2] !== 'measure' && parts.includes('library')) {
   const sizes = (process.env.SIZES ?? '100000,1000000').split(',').map(Number);
   const results = [];
   for (const size of sizes)

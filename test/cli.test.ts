@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { rowKey, sessionize, type ReceivedRequest, type SessionRow } from '../src/server/sessionizer';
-import { duration, parseArgs } from '../src/server/cli';
+import { duration, parseArgs, size } from '../src/server/cli';
 import { ev, MIN, req, T0 } from './sessionizer.helpers';
 import { CLI } from './support/processes.mjs';
 
@@ -92,5 +92,15 @@ describe('sessionbeacon sessionize', () => {
     expect(duration('250ms')).toBe(250);
     expect(() => duration('30')).toThrow();
     expect(parseArgs(['sessionize', '--full-ip']).options.fullIp).toBe(true);
+  });
+
+  it('reads sizes, and is exact unless given a horizon', () => {
+    expect(size('256MB')).toBe(256 * 2 ** 20);
+    expect(size('1.5GiB')).toBe(1.5 * 2 ** 30);
+    expect(size('16kb')).toBe(16 * 1024);
+    expect(() => size('lots')).toThrow();
+    expect(parseArgs(['sessionize']).options.horizon).toBeUndefined();
+    expect(parseArgs(['sessionize', '--memory', '64MB']).options.memory).toBe(64 * 2 ** 20);
+    expect(parseArgs(['sessionize', '--horizon', '6h']).options.horizon).toBe(6 * 3_600_000);
   });
 });

@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { Batch, WireEvent } from '../src/protocol';
 import { requestProblem, rowKey, sessionize, type ReceivedRequest, type SessionRow } from '../src/server';
-import { sessionizeStream, parseArgs } from '../src/server/cli';
+import { sessionizeCommand, parseArgs } from '../src/server/cli';
 import {
   CookielessRequests,
   cookielessDeviceId,
@@ -248,7 +248,7 @@ describe('sessionize over cookieless requests', () => {
       output.on('data', (d) => (out += d));
       errors.resume();
       input.end(requests.map((r) => JSON.stringify(r)).join('\n') + '\n');
-      expect(await sessionizeStream(input, output, errors, parseArgs(['sessionize', ...args]).options)).toBe(0);
+      expect(await sessionizeCommand(input, output, errors, parseArgs(['sessionize', ...args]).options)).toBe(0);
       return byKey(out.trim().split('\n').map((l) => JSON.parse(l) as SessionRow));
     };
     const expected = byKey(sessionize(requests, { salts: SALTS }));

@@ -1,41 +1,51 @@
 /**
- * The command line: `sessionbeacon serve` (./collector/serve.ts), `sessionbeacon token`, and
- * `sessionbeacon sessionize [--inactivity 30m] [--horizon 6h] [--full-ip] [--salt DAY=HEX]...`.
+ * The command line: `sessionbeacon serve` (./collector/serve.ts), `sessionbeacon token`,
+ * `sessionbeacon sessionize` (./offline/exact.ts, or ./offline/stream.ts with
+ * --horizon) and `sessionbeacon resessionize` (./offline/resessionize.ts).
  *
- * Reads received requests as NDJSON on stdin ({ receivedAt, ip, userAgent,
- * headers?, body } per line, body one wire-protocol batch) and writes session rows
- * as NDJSON on stdout, keyed by the atomic.session column names. Streaming: a row
- * is written once its device has been idle for `--horizon` (by receivedAt), so
- * memory grows with the open devices, not with the input. Bad lines are reported
- * on stderr with their line number and skipped. A summary goes to stderr.
+ * sessionize reads received requests as NDJSON on stdin ({ receivedAt, ip,
+ * userAgent, headers?, body } per line, body one wire-protocol batch) and writes
+ * session rows as NDJSON on stdout, keyed by the atomic.session column names. Bad
+ * lines are reported on stderr with their line number and skipped. A summary
+ * goes to stderr.
+ *
+ * The collector's modules (fastify, the database drivers) load only for the
+ * commands that use them: `sessionize` starts in a quarter of the time.
  */
-import { createInterface } from 'node:readline';
-import { serveCommand, SERVE_USAGE, tokenCommand } from './collector/serve';
-import { CookielessRequests, parseSalt, saltsOf } from './sessionizer/cookieless';
-import { Engine } from './sessionizer/engine';
-import { storedEvents, type ReceivedRequest, type StoredEvent } from './sessionizer/request';
-import type { SessionRow } from './sessionizer/row';
-import { requestProblem } from './sessionizer/validate';
+import { parseSalt } from './sessionizer/cookieless';
+import { DEFAULT_MEMORY, sessionizeExact } from './offline/exact';
+import { sessionizeJobs } from './offline/jobs';
+import { sessionizeStream } from './offline/stream';
+import { duration, size } from './offline/units';
 
-const USAGE = `usage: sessionbeacon sessionize [--inactivity 30m] [--horizon 6h] [--full-ip] [--salt DAY=HEX]... < requests.ndjson > sessions.ndjson
+const USAGE = `usage: sessionbeacon sessionize [--inactivity 30m] [--memory 2GB] [--jobs N] [--horizon D] [--full-ip] [--salt DAY=HEX]... < requests.ndjson > sessions.ndjson
+
+  Exact by default: the rows equal a batch run over the whole input (sessionize()),
+  whatever the order, batching and lateness of the lines.
 
   --inactivity D   a visit ends after this much inactivity (default 30m)
-  --horizon D      rows are final once their device was idle this long, by receivedAt (default 6h)
+  --memory SIZE    what the run may hold (default 2GB); past it, the requests are spilled
+                   to temporary files by device (in $TMPDIR) and sessionized one file at a
+                   time; the files are removed at the end, on error and on SIGINT/SIGTERM
+  --jobs N         N worker threads share the devices (default 1: this thread alone); the
+                   budget is shared too
+  --horizon D      streaming instead, for tailing a live log: a device's rows are written
+                   once it was idle this long by receivedAt (e.g. 6h), and it is forgotten;
+                   its later events start it afresh (stderr counts such devices)
   --full-ip        keep whole IP addresses (default: /24 for IPv4, /48 for IPv6)
   --salt DAY=HEX   the salt of a UTC day for cookieless requests (repeatable); other days get a
                    salt made for this run, so their device IDs are not the collector's (docs/privacy.md)
-  D is a number with a unit: ms, s, m, h or d.`;
+  D is a number with a unit: ms, s, m, h or d. SIZE: a number with KB, MB or GB (powers of 1024).`;
 
-/** "30m" -> 1 800 000. */
-export function duration(text: string | undefined): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text ?? '');
-  if (!m) throw new Error(`not a duration: ${text} (use e.g. 30m, 45s, 6h)`);
-  return Number(m[1]) * { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[m[2] as 'ms']!;
-}
+export { duration, size } from './offline/units';
 
 export interface SessionizeCliOptions {
   inactivity: number;
-  horizon: number;
+  /** Streaming with this horizon; undefined: exact. */
+  horizon?: number;
+  memory: number;
+  /** Worker threads of the exact mode. */
+  jobs: number;
   fullIp: boolean;
   /** Cookieless devices: UTC day -> salt (hex). */
   salts?: Record<string, string>;
@@ -43,11 +53,16 @@ export interface SessionizeCliOptions {
 
 export function parseArgs(args: string[]): { command: string; options: SessionizeCliOptions } {
   const [command, ...rest] = args;
-  const options: SessionizeCliOptions = { inactivity: 30 * 60_000, horizon: 6 * 3_600_000, fullIp: false };
+  const options: SessionizeCliOptions = { inactivity: 30 * 60_000, memory: DEFAULT_MEMORY, jobs: 1, fullIp: false };
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i];
     if (arg === '--inactivity') options.inactivity = duration(rest[++i]);
     else if (arg === '--horizon') options.horizon = duration(rest[++i]);
+    else if (arg === '--memory') options.memory = size(rest[++i]);
+    else if (arg === '--jobs') {
+      options.jobs = Number(rest[++i]);
+      if (!Number.isInteger(options.jobs) || options.jobs < 1 || options.jobs > 64) throw new Error('--jobs must be a whole number from 1 to 64');
+    }
     else if (arg === '--full-ip') options.fullIp = true;
     else if (arg === '--salt') {
       const [day, hex] = parseSalt(rest[++i]);
@@ -55,79 +70,61 @@ export function parseArgs(args: string[]): { command: string; options: Sessioniz
     }
     else throw new Error(`unknown option ${arg}`);
   }
-  if (options.horizon < options.inactivity) throw new Error('--horizon must be at least --inactivity');
+  if (options.horizon !== undefined && options.horizon < options.inactivity) throw new Error('--horizon must be at least --inactivity');
   return { command, options };
 }
 
-/** Streams stdin to stdout; resolves with the process exit code. */
-export async function sessionizeStream(
+/** `sessionize`: stdin to stdout, exact or streaming; resolves with the process exit code. */
+export async function sessionizeCommand(
   input: NodeJS.ReadableStream,
   output: NodeJS.WritableStream,
   errors: NodeJS.WritableStream,
   options: SessionizeCliOptions,
 ): Promise<number> {
-  const engine = new Engine({ inactivity: options.inactivity, horizon: options.horizon, fullIp: options.fullIp });
-  // Cookieless requests near midnight wait for what came before them, within the disorder the horizon allows.
-  const cookieless = new CookielessRequests({ salt: saltsOf(options.salts), inactivity: options.inactivity, disorder: options.horizon - options.inactivity });
-  let line = 0;
-  let bad = 0;
-  let written = 0;
-  let pending: StoredEvent[] = [];
-  const write = (rows: SessionRow[]) => {
-    for (const row of rows) output.write(JSON.stringify(row) + '\n');
-    written += rows.length;
-  };
-  // Requests are sessionized in chunks: a device's rows are rebuilt once per chunk, not once per request.
-  const drain = () => {
-    engine.ingestEvents(pending);
-    pending = [];
-    write(engine.evict());
-  };
-  for await (const text of createInterface({ input, crlfDelay: Infinity })) {
-    line++;
-    if (!text.trim()) continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      bad++;
-      errors.write(`line ${line}: malformed JSON\n`);
-      continue;
-    }
-    const problem = requestProblem(value);
-    if (problem) {
-      bad++;
-      errors.write(`line ${line}: ${problem}\n`);
-      continue;
-    }
-    for (const request of cookieless.take(value as ReceivedRequest)) pending.push(...storedEvents(request)); // checked by requestProblem
-    if (pending.length >= 5000) drain();
+  const common = { inactivity: options.inactivity, fullIp: options.fullIp, salts: options.salts };
+  if (options.horizon === undefined) {
+    const exact = { ...common, memory: options.memory, tmpdir: process.env.TMPDIR };
+    const s =
+      options.jobs > 1
+        ? await sessionizeJobs(input, output, errors, { ...exact, jobs: options.jobs }, new URL('./cli-worker.mjs', import.meta.url))
+        : await sessionizeExact(input, output, errors, exact);
+    errors.write(
+      `sessionize: ${s.lines} lines (${s.bad} skipped), ${s.events} events, ${s.rows} session rows; exact` +
+        (options.jobs > 1 ? ` with ${options.jobs} jobs` : '') +
+        (s.spilled ? `, spilled to ${s.spilled} temporary files (removed)` : ', in memory') + '\n',
+    );
+    return 0;
   }
-  for (const request of cookieless.flush()) pending.push(...storedEvents(request));
-  drain();
-  write(engine.rows());
-  const d = engine.disagreements();
+  const s = await sessionizeStream(input, output, errors, { ...common, horizon: options.horizon });
   errors.write(
-    `sessionize: ${line} lines (${bad} skipped), ${engine.stats.events} events (${engine.stats.duplicates} duplicates), ${written} session rows; ` +
-      `client/server disagreements in open devices: ${d.visitsMerged} merged, ${d.visitsSplit} split\n`,
+    `sessionize: ${s.lines} lines (${s.bad} skipped), ${s.events} events (${s.duplicates} duplicates), ${s.rows} session rows; ` +
+      `streaming with a horizon: ${s.returned} devices came back after being forgotten (their sessions may be split); ` +
+      `client/server disagreements in open devices: ${s.disagreements.visitsMerged} merged, ${s.disagreements.visitsSplit} split\n`,
   );
   return 0;
 }
 
 const HELP = new Set(['--help', '-h', 'help']);
 
+/** The usage of the other commands, from their modules (loaded only when needed). */
+async function otherUsages(): Promise<string> {
+  const [{ SERVE_USAGE }, { RESESSIONIZE_USAGE }] = await Promise.all([import('./collector/serve'), import('./offline/resessionize')]);
+  return `${RESESSIONIZE_USAGE}\n\n${SERVE_USAGE}`;
+}
+
 export async function main(args: string[]): Promise<number> {
   // Asking for help is not a mistake: the usage goes to stdout and the exit code is 0.
   if (args.length === 1 && HELP.has(args[0])) {
-    process.stdout.write(`${USAGE}\n\n${SERVE_USAGE}\n`);
+    process.stdout.write(`${USAGE}\n\n${await otherUsages()}\n`);
     return 0;
   }
   if (args[0] === 'sessionize' && args.slice(1).some((a) => HELP.has(a))) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (args[0] === 'serve') return serveCommand(args.slice(1));
-  if (args[0] === 'token') return tokenCommand();
+  if (args[0] === 'resessionize') return (await import('./offline/resessionize')).resessionizeCommand(args.slice(1));
+  if (args[0] === 'serve') return (await import('./collector/serve')).serveCommand(args.slice(1));
+  if (args[0] === 'token') return (await import('./collector/serve')).tokenCommand();
   let parsed;
   try {
     parsed = parseArgs(args);
@@ -135,7 +132,7 @@ export async function main(args: string[]): Promise<number> {
     process.stderr.write(`${(e as Error).message}\n\n${USAGE}\n`);
     return 2;
   }
-  if (parsed.command === 'sessionize') return sessionizeStream(process.stdin, process.stdout, process.stderr, parsed.options);
-  process.stderr.write(`${parsed.command ? `unknown command ${parsed.command}` : 'no command'}\n\n${USAGE}\n\n${SERVE_USAGE}\n`);
+  if (parsed.command === 'sessionize') return sessionizeCommand(process.stdin, process.stdout, process.stderr, parsed.options);
+  process.stderr.write(`${parsed.command ? `unknown command ${parsed.command}` : 'no command'}\n\n${USAGE}\n\n${await otherUsages()}\n`);
   return 2;
 }

@@ -80,6 +80,15 @@ export function cookielessEvent(event: WireEvent, deviceId: string): WireEvent {
   return { ...event, deviceId, anonymousId: deviceId, visitId: sessionId, sessionId, tabId: deviceId };
 }
 
+/**
+ * What a cookieless request's device is decided from: (projectId, IP, User-Agent).
+ * Requests of different groups never share a device nor decide each other's
+ * (the midnight rule looks only at the same group's previous-day device), so a
+ * partition of the input by group (`sessionize`'s spill) decides as the whole does.
+ */
+export const cookielessGroup = (request: ReceivedRequest): string =>
+  JSON.stringify([String(request.body.projectId ?? 0), normalIp(request.ip), request.userAgent ?? '']);
+
 /** Whether a received request is a cookieless batch. */
 export const isCookieless = (request: ReceivedRequest): boolean => request.body?.cookieless === true;
 

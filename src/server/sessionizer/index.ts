@@ -1,4 +1,4 @@
-import { fillCookieless, isCookieless, saltsOf } from './cookieless';
+import { fillCookieless, isCookieless, saltsOf, type SaltOf } from './cookieless';
 import { DEFAULT_INACTIVITY, sessionizeDevice, type SessionizeOptions } from './device';
 import { preferredCopy, storedEvents, type ReceivedRequest, type StoredEvent } from './request';
 import type { SessionRow } from './row';
@@ -14,13 +14,16 @@ export { COOKIELESS_TAG, SALT_GRACE, CookielessRequests, saltsOf, type Cookieles
  * (model.md, "Sessionization"). The reference the incremental Engine must equal.
  * Cookieless requests get their devices as the collector derives them
  * (./cookieless.ts), under `salts` (UTC day -> 64 hex digits) where given, else
- * under salts made for this call.
+ * under salts made for this call. `salts` may also be a SaltOf, so that several
+ * calls over parts of one input (the partitions of `sessionbeacon sessionize`)
+ * share the salts made for the run.
  */
 export function sessionize(
   requests: ReceivedRequest[],
-  options: SessionizeOptions & { defaultProject?: number | string; salts?: Readonly<Record<string, string>> } = {},
+  options: SessionizeOptions & { defaultProject?: number | string; salts?: Readonly<Record<string, string>> | SaltOf } = {},
 ): SessionRow[] {
-  const input = requests.some(isCookieless) ? fillCookieless(requests, { salt: saltsOf(options.salts), inactivity: options.inactivity ?? DEFAULT_INACTIVITY }) : requests;
+  const salt = typeof options.salts === 'function' ? options.salts : saltsOf(options.salts);
+  const input = requests.some(isCookieless) ? fillCookieless(requests, { salt, inactivity: options.inactivity ?? DEFAULT_INACTIVITY }) : requests;
   // project -> device -> event id -> the preferred copy (rules 1 and 3), without building key strings.
   const projects = new Map<number | string, Map<string, Map<string, StoredEvent>>>();
   for (const request of input)
