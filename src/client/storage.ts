@@ -163,7 +163,11 @@ export function idbArea(canStore: CanStore, timeout = 1000): AsyncArea {
   return {
     get: (key, wait) => run('readonly', (s) => promisifyRequest<string | undefined>(s.get(key)), wait),
     set: (key, value) => (canStore() ? write((s) => s.put(value, key)) : Promise.resolve()),
-    del: (key) => write((s) => s.delete(key)),
+    // Opening creates the database: a delete (an opt-out) opens only one that exists, where the browser can tell.
+    del: (key) =>
+      Promise.resolve()
+        .then(() => !!store || (indexedDB.databases?.().then((all) => all.some((d) => d.name === 'sessionbeacon')) ?? true))
+        .then((there) => (there ? write((s) => s.delete(key)) : undefined), () => {}),
     keys: (wait) => run('readonly', (s) => promisifyRequest(s.getAllKeys()), wait).then((keys) => (keys ?? []).map(String)),
   };
 }
