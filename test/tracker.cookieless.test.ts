@@ -85,9 +85,9 @@ describe('the cookieless option', () => {
   });
 
   it('decides per consent state: true unless refused, until-consent unless given, false never', () => {
-    expect([GRANTED, PENDING, DENIED].map((c) => isCookieless(true, c))).toEqual([true, true, false]);
-    expect([GRANTED, PENDING, DENIED].map((c) => isCookieless('until-consent', c))).toEqual([false, true, true]);
-    expect([GRANTED, PENDING, DENIED].map((c) => isCookieless(false, c))).toEqual([false, false, false]);
+    expect(([GRANTED, PENDING, DENIED] as const).map((c) => isCookieless(true, c))).toEqual([true, true, false]);
+    expect(([GRANTED, PENDING, DENIED] as const).map((c) => isCookieless('until-consent', c))).toEqual([false, true, true]);
+    expect(([GRANTED, PENDING, DENIED] as const).map((c) => isCookieless(false, c))).toEqual([false, false, false]);
   });
 });
 
