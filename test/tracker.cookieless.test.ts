@@ -6,7 +6,7 @@ import { IDENTITY_KEY } from '../src/client/ids';
 import { createTracker, type Tracker } from '../src/client/index';
 import { resolveOptions } from '../src/client/options';
 import { optionsFromDataset } from '../src/client/stub';
-import { TAB_KEY } from '../src/client/tab';
+import { encodeTab, TAB_KEY } from '../src/client/tab';
 import { VISIT_KEY } from '../src/client/visit';
 import { expandEvents, type Batch, type WireEvent } from '../src/protocol';
 import { requestProblem } from '../src/server/sessionizer/validate';
@@ -171,6 +171,17 @@ describe('cookieless: true', () => {
     expect(new Set(tabIds).size).toBe(3);
   });
 
+  it('does not even read a tabId stored in the tab (another tracker of the origin, or an earlier page with consent)', async () => {
+    const browser = newBrowser();
+    const session = new Map([[TAB_KEY, encodeTab({ tabId: 'storedTab', sessionId: 'storedSession', visitId: 'storedVisit', seq: 7 })]]);
+    const t = tab(browser, session);
+    const tracker = start({ endpoint: '/c', cookieless: true }, t.env);
+    await tracker.flush();
+    expect(t.transport.events[0].tabId).not.toBe('storedTab');
+    expect(t.transport.events[0].seq).toBe(0);
+    expect(session.get(TAB_KEY)).toContain('storedTab'); // and left as it was
+  });
+
   it('refuses identify() with a console warning: no identityId is ever sent', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const browser = newBrowser();
@@ -180,7 +191,7 @@ describe('cookieless: true', () => {
     tracker.track('after');
     await tracker.flush();
     expect(warn).toHaveBeenCalledTimes(1);
-    expect(String(warn.mock.calls[0][0])).toMatch(/identify\(\).*cookieless/);
+    expect(String(warn.mock.calls[0][0])).toMatch(/^sessionbeacon: cookieless: no identify\(\)/);
     expect(t.transport.events.map((e) => e.type)).toEqual(['page_view', 'track']);
     expect(JSON.stringify(t.transport.attempts)).not.toContain('user-1');
     expectNothingStored(browser, t);

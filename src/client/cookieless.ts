@@ -1,4 +1,4 @@
-import { DENIED, GRANTED, type ConsentState } from './consent';
+import { DENIED, type ConsentState } from './consent';
 
 /**
  * Cookieless mode (the `cookieless` option; README, "Cookieless mode"): whether
@@ -14,10 +14,10 @@ import { DENIED, GRANTED, type ConsentState } from './consent';
  * Control): then nothing is sent at all, as without the option, because no
  * storage is left to refuse. `'until-consent'`: until consent is given, and
  * again after an opt-out (the contract's "cookieless while consent is pending
- * or refused"). `false`: never.
+ * or refused"). `false`: never. (GRANTED is 0 and DENIED the largest: consent.ts.)
  */
 export const isCookieless = (option: boolean | 'until-consent' | undefined, consent: ConsentState): boolean =>
-  option === true ? consent !== DENIED : !!option && consent !== GRANTED;
+  option === true ? consent < DENIED : !!(option && consent);
 
 /**
  * identify() is refused while cookieless: an identity is personal data that the
@@ -25,4 +25,4 @@ export const isCookieless = (option: boolean | 'until-consent' | undefined, cons
  * is that nothing ties it to a person (the collector refuses such a batch too).
  */
 export const refuseIdentify = (): void =>
-  console.warn('sessionbeacon: identify() refused: cookieless');
+  console.warn('sessionbeacon: cookieless: no identify()');

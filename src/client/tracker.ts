@@ -123,7 +123,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       id: newId(),
       seq: tab.nextSeq(),
       // A cookieless event's mark is the absence of these (cookieless.ts).
-      ...(c ? {} : {
+      ...(!c && {
         deviceId: id.deviceId,
         anonymousId: id.anonymousId,
         identityId: id.identityId, // undefined until identify(): JSON leaves it out
@@ -186,7 +186,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     pages.engage(now(), safeHasFocus(doc));
     identity.readSync();
     // Without consent IndexedDB is not even opened (opening creates the database): the IDs live in memory.
-    whenReady = Promise.all([stores() ? identity.loadIdentity() : identity.ensure(), tab.resolve()]).then(() => {
+    whenReady = Promise.all([stores() ? identity.loadIdentity() : identity.ensure(), tab.resolve(100, cookieless())]).then(() => {
       pipeline.start();
       if (stores()) adoptOrphans();
     });
@@ -353,8 +353,8 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     get ids() {
       if (started) boot();
       const t = tab.record;
-      const ids = { tabId: t?.tabId, pageId: pages.current?.id };
-      return cookieless() ? ids : { ...identity.current, visitId: visit.current?.visitId, sessionId: t?.sessionId, ...ids };
+      // While cookieless, only what is sent: tabId and pageId.
+      return { ...(!cookieless() && { ...identity.current, visitId: visit.current?.visitId, sessionId: t?.sessionId }), tabId: t?.tabId, pageId: pages.current?.id };
     },
   };
 
