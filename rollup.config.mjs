@@ -4,6 +4,7 @@ import resolve from '@rollup/plugin-node-resolve';
 import terser from '@rollup/plugin-terser';
 import typescript from '@rollup/plugin-typescript';
 import { dts } from 'rollup-plugin-dts';
+import { publicNames } from './scripts/public-names.mjs';
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url)));
 // The collector's package (packages/server/): built from src/server/ into its own dist/.
@@ -30,17 +31,14 @@ const dtsBoth = (options) => [
 const ts = () => typescript({ tsconfig: './tsconfig.json', declaration: false, sourceMap: true, inlineSources: true, include: ['src/**/*.ts'] });
 // nanoid's "browser" build uses crypto.getRandomValues; the Node one would pull in node:crypto.
 const browserResolve = () => resolve({ browser: true });
-// Members of our internal objects that never reach the wire, the public API or the
-// DOM may be renamed: a few hundred bytes for every visitor. Keep this list to names
-// that are ours alone; the e2e tests run against this minified build.
-const INTERNAL = ['readSync', 'loadIdentity', 'writeBack', 'touchNow', 'sessionFor', 'nextSeq', 'setEngaged', 'interaction', 'current', 'record', 'activity', 'reported', 'forget', 'ensure'];
 const minify = () =>
   terser({
     ecma: 2022,
     module: true,
     toplevel: true,
     compress: { passes: 3, unsafe_arrows: true },
-    mangle: { properties: { regex: new RegExp(`^(${INTERNAL.join('|')})$`) } },
+    // Every property of our own objects is renamed but the public and shared ones (scripts/public-names.mjs).
+    mangle: { properties: { reserved: publicNames(), keep_quoted: true } },
     format: { comments: false },
   });
 
