@@ -2,6 +2,7 @@ import type { BrowserContext, Page } from '@playwright/test';
 import { trackerIds } from 'sessionbeacon/testing';
 import type { Batch } from '../src/protocol';
 import { call, expect, flush, pageViews, test } from './fixtures';
+import { CHROMIUM_ARGS, executablePath } from './support/chromium.mjs';
 import type { Collector } from './support/collector';
 import type { Row } from './support/rows';
 
@@ -9,6 +10,9 @@ import type { Row } from './support/rows';
 // the built script stores nothing on the device, and the collector derives the device.
 
 type UaRow = Row & { userAgent: string | null };
+
+// A real host name on loopback, for the cookieDomain case (as in cookie-domain.spec.ts).
+test.use({ launchOptions: { executablePath, args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP *.shop.test 127.0.0.1'] } });
 
 /** A User-Agent of our own per context: the collector's device is (IP, User-Agent), and every context here has 127.0.0.1. */
 const userAgent = (name: string) =>
@@ -149,4 +153,38 @@ test('pending consent opens no IndexedDB database, sets no cookie and touches no
   await page.click('#accept');
   await pageViews(server);
   await expect.poll(async () => (await deviceStorage(context, page)).indexedDB).toEqual(['sessionbeacon']);
+});
+
+/** Records every write to document.cookie, before any script of the page runs. */
+const recordCookieWrites = (context: BrowserContext) =>
+  context.addInitScript(() => {
+    const cookie = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie')!;
+    const writes: string[] = ((window as unknown as { cookieWrites: string[] }).cookieWrites = []);
+    Object.defineProperty(Document.prototype, 'cookie', {
+      configurable: true,
+      get() {
+        return cookie.get!.call(this);
+      },
+      set(value: string) {
+        writes.push(value.split(';')[0]);
+        cookie.set!.call(this, value);
+      },
+    });
+  });
+const cookieWrites = (page: Page) => page.evaluate(() => (window as unknown as { cookieWrites: string[] }).cookieWrites);
+
+test('with cookieDomain, no cookie is written (not even the probe of the domain) under pending consent or cookieless; after optIn the domain holds', async ({ context, page, server }) => {
+  await recordCookieWrites(context);
+  const url = (query: string) => `http://www.shop.test:${new URL(server.origin).port}/cookie-domain.html?domain=shop.test&${query}`;
+  await page.goto(url('cookieless=true'));
+  await pageViews(server);
+  await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  expect(await cookieWrites(page)).toEqual([]);
+
+  await page.goto(url('consent=pending'));
+  await page.waitForTimeout(1000);
+  expect(await cookieWrites(page)).toEqual([]);
+  await call(page, 'optIn');
+  await expect.poll(async () => (await context.cookies()).find((c) => c.name === 'sb_id')?.domain).toBe('.shop.test');
+  expect(await cookieWrites(page)).toEqual(expect.arrayContaining(['sb_probe=1', 'sb_consent=1']));
 });

@@ -91,8 +91,9 @@ export interface CookieSettings {
  * by every write. Values are URI-encoded so any identityId is safe in a cookie.
  */
 export function cookieArea(doc: Document, settings: CookieSettings, canStore: CanStore): SyncArea {
-  const attrs = `; path=/; samesite=lax${settings.domain ? `; domain=${settings.domain}` : ''}${doc.location?.protocol === 'https:' ? '; secure' : ''}`;
-  const write = (key: string, value: string, maxAge: number) => (doc.cookie = `${key}=${encodeURIComponent(value)}; max-age=${maxAge}${attrs}`);
+  // At each write, not before: settings.domain may be probed (a cookie) only once writing is allowed.
+  const attrs = () => `; path=/; samesite=lax${settings.domain ? `; domain=${settings.domain}` : ''}${doc.location?.protocol === 'https:' ? '; secure' : ''}`;
+  const write = (key: string, value: string, maxAge: number) => (doc.cookie = `${key}=${encodeURIComponent(value)}; max-age=${maxAge}${attrs()}`);
   return safeArea(
     (key) => readCookie(doc.cookie, key),
     (key, value) => write(key, value, settings.maxAge),
