@@ -22,7 +22,14 @@ export interface TrackerEnv {
 /** The browser defaults of every seam. */
 export function browserEnv(win: Window, opts: TrackerOptions): TrackerEnv {
   const o = resolveOptions(opts);
-  const domain = o.cookies ? checkCookieDomain(win.document, o.cookieDomain) : undefined;
+  // Probed with a cookie, so at the first cookie write (consent pending or cookieless: none before it).
+  let probed: [string | undefined] | undefined;
+  const settings = {
+    maxAge: DEVICE_COOKIE_MAX_AGE,
+    get domain() {
+      return (probed ||= [checkCookieDomain(win.document, o.cookieDomain)])[0];
+    },
+  };
   return {
     window: win,
     now: () => Date.now(),
@@ -30,7 +37,7 @@ export function browserEnv(win: Window, opts: TrackerOptions): TrackerEnv {
     transport: beaconTransport,
     storage: (canStore) => ({
       cookie: o.cookies
-        ? cookieArea(win.document, { maxAge: DEVICE_COOKIE_MAX_AGE, domain }, canStore)
+        ? cookieArea(win.document, settings, canStore)
         : webStorageArea(() => undefined, canStore),
       local: webStorageArea(() => win.localStorage, canStore),
       session: webStorageArea(() => win.sessionStorage, canStore),

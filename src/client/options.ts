@@ -14,6 +14,13 @@ export interface TrackerOptions {
   cookies?: boolean;
   /** 'pending' stores and sends nothing until `optIn()`; events wait in memory. Default 'granted'. */
   consent?: 'granted' | 'pending';
+  /**
+   * `true` stores nothing on the device (no cookie, web storage or IndexedDB: the page's tabId and
+   * pageId live in memory) and sends cookieless batches, whose device the collector derives;
+   * 'until-consent' does so until `optIn()` (consent then starts 'pending') and again after `optOut()`.
+   * Default false (cookieless.ts).
+   */
+  cookieless?: boolean | 'until-consent';
   /** Treat a Global Privacy Control signal as an opt-out until an explicit `optIn()`. Default true. */
   respectGpc?: boolean;
   /** Count history and hash route changes of a single-page app as page views. Default true. */
@@ -32,6 +39,7 @@ export const DEFAULTS = {
   idleTimeout: 30 * 1000,
   cookies: true,
   consent: 'granted' as 'granted' | 'pending',
+  cookieless: false as boolean | 'until-consent',
   respectGpc: true,
   autoPageViews: true,
   flushInterval: 1000,
@@ -44,7 +52,8 @@ export type ResolvedOptions = typeof DEFAULTS & Pick<TrackerOptions, 'projectId'
 /**
  * Fills in defaults. A value of the wrong type (or a negative, NaN or infinite number) is
  * replaced by the default, so no option can make the tracker throw; `consent`
- * is 'pending' only when asked for exactly.
+ * is 'pending' only when asked for exactly (or implied by `cookieless: 'until-consent'`),
+ * and `cookieless` is true or 'until-consent' only when exactly that.
  */
 export function resolveOptions(options: Partial<TrackerOptions> | undefined): ResolvedOptions {
   const given = (options && typeof options === 'object' ? options : {}) as Record<string, unknown>;
@@ -55,6 +64,8 @@ export function resolveOptions(options: Partial<TrackerOptions> | undefined): Re
     if (typeof value === typeof fallback && (typeof value !== 'number' || (value >= 0 && value < Infinity))) resolved[key] = value;
   }
   if (resolved.consent !== 'pending') resolved.consent = 'granted';
+  // 'until-consent' waits for consent by its very meaning (a stored decision still wins: consent.ts).
+  if (given.cookieless === 'until-consent') (resolved.cookieless = given.cookieless), (resolved.consent = 'pending');
   // Checked where used: projectId is sent as given (the collector validates it), cookieDomain is probed.
   return { ...resolved, projectId: given.projectId, cookieDomain: given.cookieDomain } as ResolvedOptions;
 }

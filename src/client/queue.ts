@@ -102,8 +102,10 @@ export function createQueue(
     writing = true;
     void Promise.resolve().then(() => {
       writing = false;
+      const had = stored;
       stored = !!queue.events.length && canStore();
-      return queue.events.length ? idb.set(key, JSON.stringify({ lease: now() + QUEUE_LEASE, events: queue.events } satisfies QueueRecord)) : idb.del(key);
+      // A record never written is not deleted either: deleting opens IndexedDB (a cookieless page never does).
+      return queue.events.length ? idb.set(key, JSON.stringify({ lease: now() + QUEUE_LEASE, events: queue.events } satisfies QueueRecord)) : had ? idb.del(key) : undefined;
     }).catch(() => {}); // an injected area may reject; ours never do
   };
   const drop = (count: number) => {

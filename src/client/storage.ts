@@ -91,8 +91,9 @@ export interface CookieSettings {
  * by every write. Values are URI-encoded so any identityId is safe in a cookie.
  */
 export function cookieArea(doc: Document, settings: CookieSettings, canStore: CanStore): SyncArea {
-  const attrs = `; path=/; samesite=lax${settings.domain ? `; domain=${settings.domain}` : ''}${doc.location?.protocol === 'https:' ? '; secure' : ''}`;
-  const write = (key: string, value: string, maxAge: number) => (doc.cookie = `${key}=${encodeURIComponent(value)}; max-age=${maxAge}${attrs}`);
+  // At each write, not before: settings.domain may be probed (a cookie) only once writing is allowed.
+  const attrs = () => `; path=/; samesite=lax${settings.domain ? `; domain=${settings.domain}` : ''}${doc.location?.protocol === 'https:' ? '; secure' : ''}`;
+  const write = (key: string, value: string, maxAge: number) => (doc.cookie = `${key}=${encodeURIComponent(value)}; max-age=${maxAge}${attrs()}`);
   return safeArea(
     (key) => readCookie(doc.cookie, key),
     (key, value) => write(key, value, settings.maxAge),
@@ -163,7 +164,11 @@ export function idbArea(canStore: CanStore, timeout = 1000): AsyncArea {
   return {
     get: (key, wait) => run('readonly', (s) => promisifyRequest<string | undefined>(s.get(key)), wait),
     set: (key, value) => (canStore() ? write((s) => s.put(value, key)) : Promise.resolve()),
-    del: (key) => write((s) => s.delete(key)),
+    // Opening creates the database: a delete (an opt-out) opens only one that exists, where the browser can tell.
+    del: (key) =>
+      Promise.resolve()
+        .then(() => !!store || (indexedDB.databases?.().then((all) => all.some((d) => d.name === 'sessionbeacon')) ?? true))
+        .then((there) => (there ? write((s) => s.delete(key)) : undefined), () => {}),
     keys: (wait) => run('readonly', (s) => promisifyRequest(s.getAllKeys()), wait).then((keys) => (keys ?? []).map(String)),
   };
 }

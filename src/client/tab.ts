@@ -28,8 +28,8 @@ export function decodeTab(value: string | null | undefined): TabRecord | undefin
 
 export interface Tab {
   record: TabRecord;
-  /** Resolves once the tab is known to be this page's own (after at most `wait` ms). */
-  resolve(wait?: number): Promise<TabRecord>;
+  /** Resolves once the tab is known to be this page's own (after at most `wait` ms); `anew`: a new tab, the stored one not even read (cookieless). */
+  resolve(wait?: number, anew?: boolean): Promise<TabRecord>;
   /** The sessionId of this tab in `visitId`: a new one whenever the visit changes. */
   sessionFor(visitId: string): string;
   /** The next event number of this tab (in memory: writeBack stores it). */
@@ -64,8 +64,8 @@ export function createTab(area: SyncArea, newId: () => string, openChannel?: () 
 
   const tab: Tab = {
     record: undefined!,
-    resolve(wait = 100) {
-      const stored = decodeTab(area.get(TAB_KEY));
+    resolve(wait = 100, anew) {
+      const stored = anew ? undefined : decodeTab(area.get(TAB_KEY));
       tab.record = stored ?? fresh();
       tab.writeBack();
       tab.listen();

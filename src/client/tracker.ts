@@ -1,5 +1,6 @@
 import { cut, LIMITS, type EventIds, type WireEvent } from '../protocol';
 import { DENIED, GRANTED, PENDING, initialConsent, onConsentElsewhere, rememberConsent, type ConsentState } from './consent';
+import { isCookieless, refuseIdentify } from './cookieless';
 import type { TrackerEnv } from './env';
 import { jsonProperties, type EventFields } from './events';
 import { identityStore, normalizeIdentityId } from './ids';
@@ -98,7 +99,12 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
   const decisions = env.storage(() => true);
   /** Read when the tracker boots (its first storage access); nothing is stored or sent before. */
   let consent: ConsentState = PENDING;
-  const areas = env.storage(() => consent === GRANTED);
+  /** Events go without the stored IDs now (cookieless.ts); then nothing is stored either. */
+  const cookieless = () => isCookieless(o.cookieless, consent);
+  const stores = () => consent === GRANTED && !cookieless();
+  /** Events wait in memory (consent pending) or are not sent at all (refused). */
+  const held = () => !stores() && !cookieless();
+  const areas = env.storage(stores);
   const identity = identityStore(areas, newId, env.locks);
   const visit = createVisit(areas, { timeout: o.inactivityTimeout, writeEvery: 5000 }, newId, now, env.locks);
   const tab = createTab(areas.session, newId, env.channel);
@@ -109,17 +115,21 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
   /** Stamps an event with its id, seq and the IDs of this moment, and hands it to the outbox. */
   const emit = (fields: EventFields) => {
     const page = pages.current;
-    if (consent === DENIED || !page) return;
+    const c = cookieless();
+    if ((consent === DENIED && !c) || !page) return;
     const id = identity.ensure();
     const visitId = visit.current!.visitId;
     outbox.add({
       id: newId(),
       seq: tab.nextSeq(),
-      deviceId: id.deviceId,
-      anonymousId: id.anonymousId,
-      identityId: id.identityId, // undefined until identify(): JSON leaves it out
-      visitId,
-      sessionId: tab.sessionFor(visitId),
+      // A cookieless event's mark is the absence of these (cookieless.ts).
+      ...(!c && {
+        deviceId: id.deviceId,
+        anonymousId: id.anonymousId,
+        identityId: id.identityId, // undefined until identify(): JSON leaves it out
+        visitId,
+        sessionId: tab.sessionFor(visitId),
+      }),
       tabId: tab.record.tabId,
       pageId: page.id,
       ...fields,
@@ -165,20 +175,20 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     booted = true;
     consent = initialConsent(decisions, o.consent, o.respectGpc, win.navigator);
     // One queue per page (not per tab): a reload's new page adopts the old page's leftovers.
-    queue = createQueue(areas.idb, newId(), now, env.locks, () => consent === GRANTED);
+    queue = createQueue(areas.idb, newId(), now, env.locks, stores);
     outbox = createOutbox(
       { endpoint: o.endpoint, projectId: o.projectId, sdk: SDK_VERSION, flushInterval: o.flushInterval, maxEvents: o.maxBatchEvents },
       env.transport,
       now,
-      () => consent !== GRANTED,
+      held,
       queue,
     );
     pages.engage(now(), safeHasFocus(doc));
     identity.readSync();
     // Without consent IndexedDB is not even opened (opening creates the database): the IDs live in memory.
-    whenReady = Promise.all([consent === GRANTED ? identity.loadIdentity() : identity.ensure(), tab.resolve()]).then(() => {
+    whenReady = Promise.all([stores() ? identity.loadIdentity() : identity.ensure(), tab.resolve(100, cookieless())]).then(() => {
       pipeline.start();
-      if (consent === GRANTED) adoptOrphans();
+      if (stores()) adoptOrphans();
     });
   };
 
@@ -261,7 +271,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
 
   // ---- public methods ----
 
-  const flush = () => (started && (boot(), consent === GRANTED) ? whenReady.then(pipeline.drained).then(() => outbox.flush()) : Promise.resolve());
+  const flush = () => (started && (boot(), !held()) ? whenReady.then(pipeline.drained).then(() => outbox.flush()) : Promise.resolve());
 
   /** Each method gets the moment of the call and, for a queued call, the page of that moment. */
   const methods: Record<string, (args: unknown[], ts: number, url?: string, title?: string, fromOtherTab?: boolean) => unknown> = {
@@ -276,7 +286,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     identify([value, traits], ts) {
       const identityId = normalizeIdentityId(value);
       const t = jsonProperties(traits);
-      if (identityId) pipeline.op(ts, true, () => (identity.identify(identityId) || t) && emit({ type: 'identify', ts, identityId, traits: t }));
+      if (identityId) pipeline.op(ts, true, () => (cookieless() ? refuseIdentify() : (identity.identify(identityId) || t) && emit({ type: 'identify', ts, identityId, traits: t })));
     },
     reset(_, ts) {
       pipeline.op(ts, false, () => identity.reset());
@@ -298,7 +308,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       consent = GRANTED;
       visit.writeBack();
       if (tab.record) tab.writeBack();
-      if (!started) return;
+      if (!started || !stores()) return;
       // The identity this page kept in memory gives way to one the browser already stored (another
       // tab's, which consented first): the events held meanwhile are this device's, and say so.
       const held = identity.current;
@@ -343,7 +353,8 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     get ids() {
       if (started) boot();
       const t = tab.record;
-      return { ...identity.current, visitId: visit.current?.visitId, sessionId: t?.sessionId, tabId: t?.tabId, pageId: pages.current?.id };
+      // While cookieless, only what is sent: tabId and pageId.
+      return { ...(!cookieless() && { ...identity.current, visitId: visit.current?.visitId, sessionId: t?.sessionId }), tabId: t?.tabId, pageId: pages.current?.id };
     },
   };
 

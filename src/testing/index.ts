@@ -180,7 +180,8 @@ export type TrackerIds = Partial<Record<'deviceId' | 'anonymousId' | 'identityId
 /**
  * The IDs of the first tracker of `page`, once it has started (a tracker reads
  * them from storage as it starts): to find this test's rows in the collector,
- * or to compare two tabs.
+ * or to compare two tabs. A cookieless tracker has no deviceId, visitId or
+ * sessionId: its IDs are `{ tabId, pageId }`.
  */
 export async function trackerIds(page: Page, { timeout = 5000 }: WaitOptions = {}): Promise<TrackerIds> {
   const deadline = Date.now() + timeout;
@@ -189,10 +190,13 @@ export async function trackerIds(page: Page, { timeout = 5000 }: WaitOptions = {
       .evaluate((key) => {
         const live = (window as unknown as Record<symbol, Set<{ ids(): Record<string, string | undefined> }> | undefined>)[Symbol.for(key)];
         const [first] = live ?? [];
-        return first?.ids();
+        const ids = first?.ids();
+        // A cookieless tracker's IDs are its tabId and pageId alone (README, "Cookieless mode").
+        return ids && { ids, cookieless: !('visitId' in ids) };
       }, Symbol.keyFor(TRACKERS)!)
+      .then((found) => found && (found.cookieless || found.ids.visitId) ? found.ids : undefined)
       .catch(() => undefined);
-    if (ids?.visitId && ids.tabId && ids.pageId) return ids;
+    if (ids?.tabId && ids.pageId) return ids;
     if (Date.now() > deadline) throw new Error(`no started sessionbeacon tracker on ${page.url()} within ${timeout} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
