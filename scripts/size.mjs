@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
 
-// Issue 14 asks for 6 KB (6 144 B) again; not reached yet: the defect fixes, the split and the deferred
-// start-up measured 8 489 B (README, "Size"). 8.5 KB until the weight work lands; then 6 KB, never raised again.
-const BUDGETS = [{ file: "dist/sessionbeacon.min.js", gzip: 8.5 * 1024 }];
+// Issue 14 asks for 6 KB (6 144 B) again; not reached yet (README, "Size": 8 615 B with cookieless mode).
+// Held just above what is shipped, so nothing grows unnoticed; 6 KB once the weight work lands, never raised again.
+const BUDGETS = [{ file: "dist/sessionbeacon.min.js", gzip: 8650 }];
 
 const gzip = (buf) => gzipSync(buf, { level: 9 }).length;
 
