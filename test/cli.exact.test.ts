@@ -141,6 +141,18 @@ describe('sessionbeacon sessionize, exact', () => {
     expect(readdirSync(own)).toEqual([]);
   }, 30_000);
 
+  it('removes its temporary files when the reader of its output goes away (EPIPE, as `| head` does)', async () => {
+    const own = mkdtempSync(join(temporary, 'epipe-'));
+    const child = spawn(process.execPath, [CLI, 'sessionize', ...SALT_ARGS, '--memory', '1KB'], { env: { ...process.env, TMPDIR: own } });
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    child.stderr.resume();
+    child.stdout.destroy(); // the reader is gone before the first row
+    for (const r of log.slice(0, 200)) child.stdin.write(JSON.stringify(r) + '\n');
+    child.stdin.end();
+    expect(await closed).not.toBe(0);
+    expect(readdirSync(own)).toEqual([]);
+  }, 30_000);
+
   it('with --jobs 3 (worker threads sharing the devices), in memory and spilled, gives the same rows and reports bad lines by number', async () => {
     const own = mkdtempSync(join(temporary, 'jobs-'));
     const lines = shuffled(log, random(3)).map((r) => JSON.stringify(r));

@@ -111,8 +111,11 @@ export function createOutbox(
       } else if ((status === 413 || (leaving && !status)) && events.length > 1) {
         // Too large for the collector, or a beacon the browser refused: halve and try again.
         if (leaving) leavingBytes -= bytes;
-        const half = events.length >> 1;
-        return Promise.all([events.slice(0, half), events.slice(half)].map((part) => sendAll(part, leaving))).then(() => {});
+        // Only what is still queued: an opt-out meanwhile cleared the queue, and its events must not leave.
+        const queued = new Set(queue.events.map((e) => e.id));
+        const still = events.filter((e) => queued.has(e.id));
+        const half = still.length >> 1;
+        return Promise.all([still.slice(0, half), still.slice(half)].map((part) => sendAll(part, leaving))).then(() => {});
       } else if (retryable(status)) {
         const ceiling = Math.min(RETRY.cap, RETRY.base * 2 ** attempt++);
         const delay = ceiling / 2 + (random() * ceiling) / 2;

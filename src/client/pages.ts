@@ -33,6 +33,8 @@ export interface Pages {
   loaded(ts: number): void;
   /** Every `interval` ms, a page_ping while the page is visible and its activeTime grew. Returns the stopper. */
   heartbeat(interval: number, now: () => number): () => void;
+  /** A new pageId for the current page view (an opt-out: see tab.renew). */
+  renew(): void;
 }
 
 /**
@@ -87,6 +89,7 @@ export function createPages(win: Window, pipeline: Pipeline, emit: (fields: Even
       pipeline.op(ts, true);
     },
     wantTiming: (wanted) => void (timingPending = wanted),
+    renew: () => void (page &&= { ...page, id: newId() }),
     loaded: (ts) => void (timingPending && loadTiming() && pages.report('page_ping', ts)),
     heartbeat(interval, now) {
       const timer = setInterval(() => {

@@ -49,7 +49,7 @@ export interface Queue {
   remove(ids: Set<string>): void;
   /** Drops events older than maxAge, counting them. */
   expire(now: number): void;
-  /** Opt-out: forgets every event and the stored record. */
+  /** Opt-out: forgets every event, the stored record, and the records other pages left. */
   clear(): void;
   /** Writes the record now (consent was just given). */
   save(): void;
@@ -167,6 +167,8 @@ export function createQueue(
       drop(queue.events.length);
       dropped = 0;
       save();
+      // The unsent events of pages gone (they carry the IDs) go too; keys() opens only a database that exists.
+      void idb.keys().then((keys) => keys.forEach((other) => other.startsWith(QUEUE_PREFIX) && other !== key && idb.del(other)));
     },
     save,
     expire(t) {
@@ -202,6 +204,8 @@ export function createQueue(
               // not a queue of ours: deleted below
             }
             if (!locks && record && record.lease > now()) return;
+            // Storing is not allowed (any more): an opt-out deletes such records instead.
+            if (!canStore()) return;
             const have = new Set(queue.events.map((e) => e.id));
             for (const e of Array.isArray(record?.events) ? record!.events : []) if (!have.has(e.id)) queue.add(e);
             await idb.del(other);

@@ -156,6 +156,8 @@ export function idbArea(canStore: CanStore, timeout = 1000): AsyncArea {
         .catch(() => undefined),
       new Promise<undefined>((resolve) => setTimeout(resolve, wait)),
     ]);
+  // Opening creates the database: a delete (an opt-out) or a listing opens only one that exists, where the browser can tell.
+  const exists = () => Promise.resolve().then(() => !!store || (indexedDB.databases?.().then((all) => all.some((d) => d.name === 'sessionbeacon')) ?? true));
   const write = (op: (s: IDBObjectStore) => void) =>
     run('readwrite', (s) => {
       op(s);
@@ -164,11 +166,10 @@ export function idbArea(canStore: CanStore, timeout = 1000): AsyncArea {
   return {
     get: (key, wait) => run('readonly', (s) => promisifyRequest<string | undefined>(s.get(key)), wait),
     set: (key, value) => (canStore() ? write((s) => s.put(value, key)) : Promise.resolve()),
-    // Opening creates the database: a delete (an opt-out) opens only one that exists, where the browser can tell.
-    del: (key) =>
-      Promise.resolve()
-        .then(() => !!store || (indexedDB.databases?.().then((all) => all.some((d) => d.name === 'sessionbeacon')) ?? true))
-        .then((there) => (there ? write((s) => s.delete(key)) : undefined), () => {}),
-    keys: (wait) => run('readonly', (s) => promisifyRequest(s.getAllKeys()), wait).then((keys) => (keys ?? []).map(String)),
+    del: (key) => exists().then((there) => (there ? write((s) => s.delete(key)) : undefined), () => {}),
+    keys: (wait) =>
+      exists()
+        .then((there) => (there ? run('readonly', (s) => promisifyRequest(s.getAllKeys()), wait) : []), () => [])
+        .then((keys) => (keys ?? []).map(String)),
   };
 }

@@ -40,6 +40,8 @@ export interface Tab {
   /** Stops answering (hidden into the back/forward cache, or destroyed). */
   close(): void;
   forget(): void;
+  /** A new tabId, sessionId and seq for the rest of the page, in memory (an opt-out: nothing ties what follows to what was sent). */
+  renew(): void;
 }
 
 /**
@@ -110,6 +112,7 @@ export function createTab(area: SyncArea, newId: () => string, openChannel?: () 
       channel = undefined;
     },
     forget: () => area.del(TAB_KEY),
+    renew: () => void (tab.record &&= fresh()),
   };
   return tab;
 }

@@ -154,7 +154,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     const adopt = () =>
       destroyed ||
       void queue.adoptOrphans().then((adopted) => {
-        if (adopted) return outbox.flush();
+        if (adopted && stores()) return outbox.flush();
       });
     adopt();
     clearTimeout(adoptAgain);
@@ -295,9 +295,13 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
       boot();
       consent = DENIED;
       if (!fromOtherTab) rememberConsent(decisions, false);
+      clearTimeout(adoptAgain);
       identity.forget();
       visit.forget();
       tab.forget();
+      // A tabId and pageId that travelled with the IDs must not go on with cookieless events ('until-consent').
+      tab.renew();
+      pages.renew();
       outbox.stop();
       queue.clear();
     },

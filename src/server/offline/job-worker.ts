@@ -29,9 +29,12 @@ const rowsOut = {
     port.postMessage({ type: 'rows', text });
     return rowsInFlight < 8;
   },
-  once(_event: 'drain', listener: () => void) {
-    rowsTaken = listener;
+  once(event: string, listener: () => void) {
+    if (event === 'drain') rowsTaken = listener;
   },
+  // A port cannot fail as a pipe can (NdjsonWriter listens for 'error'): nothing to listen to.
+  on() {},
+  off() {},
 } as unknown as NodeJS.WritableStream;
 
 function take(request: ReceivedRequest, text: string, passOn: Map<number, string[]>): void {

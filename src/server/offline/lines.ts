@@ -28,7 +28,12 @@ export class NdjsonWriter {
   private buffer = '';
   written = 0;
 
-  constructor(private readonly output: NodeJS.WritableStream) {}
+  /** A write that failed (EPIPE: the reader, `head` say, went away): the next flush throws it, so the run ends and cleans up. */
+  private failed: Error | undefined;
+
+  constructor(private readonly output: NodeJS.WritableStream) {
+    output.on('error', (error: Error) => (this.failed ??= error));
+  }
 
   async write(values: readonly unknown[]): Promise<void> {
     for (const value of values) {
@@ -39,9 +44,21 @@ export class NdjsonWriter {
   }
 
   async flush(): Promise<void> {
+    if (this.failed) throw this.failed;
     if (!this.buffer) return;
     const ok = this.output.write(this.buffer);
     this.buffer = '';
-    if (!ok) await new Promise<void>((resolve) => this.output.once('drain', resolve));
+    if (!ok)
+      await new Promise<void>((resolve, reject) => {
+        const done = (error?: Error) => {
+          this.output.off('drain', done);
+          this.output.off('error', done);
+          if (error) reject(error);
+          else resolve();
+        };
+        this.output.once('drain', done);
+        this.output.once('error', done);
+      });
+    if (this.failed) throw this.failed;
   }
 }

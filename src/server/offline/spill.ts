@@ -97,7 +97,7 @@ export function hash(key: string, seed: number): number {
 
 /**
  * A temporary folder of this run (in `parent`, else the system's), removed by
- * `remove()`, also when the process ends on SIGINT, SIGTERM or SIGHUP meanwhile.
+ * `remove()`, also when the process ends on SIGINT, SIGTERM or SIGHUP meanwhile, or exits any other way.
  */
 export function temporaryFolder(parent?: string): { path: string; remove(): void } {
   const path = mkdtempSync(join(parent ?? tmpdir(), 'sessionbeacon-sessionize-'));
@@ -116,6 +116,7 @@ export function temporaryFolder(parent?: string): { path: string; remove(): void
     if (removed) return;
     removed = true;
     for (const s of signals) process.off(s, onSignal);
+    process.off('exit', onExit);
     // Worker threads (--jobs) may still be writing in it at a signal: retried until it is gone; never a throw from a signal handler.
     try {
       rmSync(path, { recursive: true, force: true, maxRetries: 20, retryDelay: 5 });
@@ -123,6 +124,15 @@ export function temporaryFolder(parent?: string): { path: string; remove(): void
       rmSync(path, { recursive: true, force: true, maxRetries: 20, retryDelay: 20 });
     }
   }
+  // And whatever else ends the process first (an uncaught error): the files hold raw requests, IPs included.
+  const onExit = () => {
+    try {
+      remove();
+    } catch {
+      // nothing more can be done at exit
+    }
+  };
   for (const s of signals) process.on(s, onSignal);
+  process.on('exit', onExit);
   return { path, remove };
 }
