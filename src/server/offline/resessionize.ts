@@ -69,7 +69,11 @@ export async function resessionize(db: Database, options: ResessionizeOptions = 
     const started = performance.now();
     const devices = (
       await db.query<{ deviceId: string }>(`SELECT DISTINCT "deviceId" FROM atomic.events WHERE "projectId" = $1 ORDER BY 1`, [projectId])
-    ).rows.map((r) => r.deviceId);
+    )
+      .rows.map((r) => r.deviceId)
+      // In code-unit order, whatever the database's collation (one that ignores punctuation could put
+      // another device between two sharing a prefix, and batches() relies on them being neighbours).
+      .sort();
     let done = 0;
     let events = 0;
     let rows = 0;
