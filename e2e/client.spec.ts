@@ -30,6 +30,20 @@ test('the script tag sends a page_view with every ID and the page context', asyn
   expect(view.userAgentData?.brands.length).toBeGreaterThan(0);
 });
 
+test.describe('in a time zone of its own', () => {
+  test.use({ timezoneId: 'Asia/Kathmandu' });
+  test('the page view carries the browser\'s IANA time zone and its offset (Temporal where Chromium has it)', async ({ page, server }) => {
+    await page.goto(server.url('/basic.html'));
+    const [view] = await pageViews(server);
+    // The id Intl gives in this page: Chromium 156's ICU names this zone 'Asia/Katmandu', both through Temporal and Intl.
+    const intl = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+    expect(intl).toMatch(/^Asia\/Kat(h)?mandu$/);
+    expect(view).toMatchObject({ timezoneIANA: intl, timezoneOffset: 345 });
+    // What the build read it with, in this Chromium: Temporal, not an Intl formatter.
+    expect(await page.evaluate(() => typeof (globalThis as { Temporal?: unknown }).Temporal)).toBe('object');
+  });
+});
+
 test('calls made through the stub before the script loaded are replayed, after the page view', async ({ page, server }) => {
   await page.goto(server.url('/basic.html'));
   const [early] = await received<TrackEvent>(server, (e) => e.type === 'track' && e.name === 'before_load');

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { acquisition, pageContext } from '../src/client/context';
 import { LIMITS } from '../src/protocol';
 
@@ -96,5 +96,27 @@ describe('pageContext', () => {
     expect(ctx).not.toHaveProperty('referrer');
     expect(ctx).not.toHaveProperty('screenWidth');
     expect(ctx).not.toHaveProperty('userAgentData');
+  });
+
+  describe('the time zone', () => {
+    afterEach(() => vi.unstubAllGlobals());
+    const page = { url: 'https://a.example/', title: '', navigationType: 'navigate' as const };
+
+    it('is read from Temporal where the browser has it, and Intl.DateTimeFormat is not built', () => {
+      vi.stubGlobal('Temporal', { Now: { timeZoneId: () => 'Pacific/Chatham' } });
+      const intl = vi.spyOn(Intl, 'DateTimeFormat');
+      expect(pageContext({ navigator: {} as Navigator }, page, 0).timezoneIANA).toBe('Pacific/Chatham');
+      expect(intl).not.toHaveBeenCalled();
+      intl.mockRestore();
+    });
+
+    it("is Intl's without Temporal, and missing (the offset still sent) when both fail", () => {
+      vi.stubGlobal('Temporal', undefined);
+      expect(pageContext({ navigator: {} as Navigator }, page, 0).timezoneIANA).toBe(Intl.DateTimeFormat().resolvedOptions().timeZone);
+      vi.stubGlobal('Temporal', { Now: { timeZoneId: () => { throw new RangeError('no zone'); } } });
+      const ctx = pageContext({ navigator: {} as Navigator }, page, 0);
+      expect(ctx.timezoneIANA).toBeUndefined();
+      expect(typeof ctx.timezoneOffset).toBe('number');
+    });
   });
 });
