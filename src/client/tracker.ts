@@ -176,13 +176,8 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     consent = initialConsent(decisions, o.consent, o.respectGpc, win.navigator);
     // One queue per page (not per tab): a reload's new page adopts the old page's leftovers.
     queue = createQueue(areas.idb, newId(), now, env.locks, stores);
-    outbox = createOutbox(
-      { endpoint: o.endpoint, projectId: o.projectId, sdk: SDK_VERSION, flushInterval: o.flushInterval, maxEvents: o.maxBatchEvents },
-      env.transport,
-      now,
-      held,
-      queue,
-    );
+    // The options as resolved (endpoint, projectId, flushInterval) and the outbox's own names.
+    outbox = createOutbox({ ...o, sdk: SDK_VERSION, maxEvents: o.maxBatchEvents }, env.transport, now, held, queue);
     pages.engage(now(), safeHasFocus(doc));
     // A decision made in another tab of the site applies here at once. Listened for from here, not
     // from the start: a 'storage' listener connects the page to its localStorage, 2 to 5 ms at 4x throttling.
