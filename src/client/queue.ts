@@ -1,6 +1,7 @@
 import type { WireEvent } from '../protocol';
 import type { Locks } from './locks';
 import type { AsyncArea } from './storage';
+import { attempt } from './lib/attempt';
 
 /** IndexedDB key prefix of the page queues: `sb_q:<queueId>`. */
 export const QUEUE_PREFIX = 'sb_q:';
@@ -199,12 +200,8 @@ export function createQueue(
             const raw = await idb.get(other, PATIENCE);
             // No answer (adopted meanwhile, or IndexedDB too slow): leave it for a later look.
             if (raw === undefined) return;
-            let record: QueueRecord | undefined;
-            try {
-              record = JSON.parse(raw) ?? undefined;
-            } catch {
-              // not a queue of ours: deleted below
-            }
+            // Undefined for what is not a queue of ours: deleted below.
+            const record: QueueRecord | undefined = attempt(() => JSON.parse(raw) ?? undefined);
             if (!locks && record && record.lease > now()) return;
             // Storing is not allowed (any more): an opt-out deletes such records instead.
             if (!canStore()) return;

@@ -21,6 +21,7 @@ import { liveTrackers, type TrackerHandle } from './registry';
 import { createTab } from './tab';
 import { loadNavigationType, navigationEntry } from './timing';
 import { createVisit } from './visit';
+import { attempt } from './lib/attempt';
 
 export { browserEnv, type TrackerEnv } from './env';
 
@@ -178,7 +179,7 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     queue = createQueue(areas.idb, newId(), now, env.locks, stores);
     // The options as resolved (endpoint, projectId, flushInterval) and the outbox's own names.
     outbox = createOutbox({ ...o, sdk: SDK_VERSION, maxEvents: o.maxBatchEvents }, env.transport, now, held, queue);
-    pages.engage(now(), safeHasFocus(doc));
+    pages.engage(now(), attempt(() => doc.hasFocus()) ?? true);
     // A decision made in another tab of the site applies here at once. Listened for from here, not
     // from the start: a 'storage' listener connects the page to its localStorage, 2 to 5 ms at 4x throttling.
     offs.push(onConsentElsewhere(win, (given) => methods[given ? 'optIn' : 'optOut']([], now(), undefined, undefined, true)));
@@ -367,10 +368,3 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
   return core;
 }
 
-function safeHasFocus(doc: Document): boolean {
-  try {
-    return doc.hasFocus();
-  } catch {
-    return true;
-  }
-}
