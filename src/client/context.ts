@@ -1,4 +1,5 @@
 import { CLICK_ID_PARAMS, cut, LIMITS, type NavigationType, type PageContext, type Utm, type UserAgentData } from '../protocol';
+import { attempt } from './lib/attempt';
 
 /** A string field cut to its limit in the protocol (never inside a character); undefined for an empty or missing one. */
 const text = (value: unknown, max: number): string | undefined => (typeof value === 'string' && value ? cut(value, max) : undefined);
@@ -6,13 +7,8 @@ const text = (value: unknown, max: number): string | undefined => (typeof value 
 /** UTM parameters and click ids of a URL; parameter names match case-insensitively. */
 export function acquisition(url: string): Utm & { clickIds?: Record<string, string> } {
   const out: Utm & { clickIds?: Record<string, string> } = {};
-  let params: URLSearchParams;
-  try {
-    params = new URL(url).searchParams;
-  } catch {
-    return out;
-  }
-  params.forEach((value, key) => {
+  // Nothing from a URL that does not parse.
+  attempt(() => new URL(url).searchParams)?.forEach((value, key) => {
     const name = key.toLowerCase();
     if (!value) return;
     // utm_source -> utmSource ... utm_id -> utmId
@@ -42,15 +38,13 @@ export function pageContext(
 ): PageContext {
   const nav = source.navigator;
   const screen = source.screen;
-  let timezoneIANA: string | undefined;
-  try {
-    // Temporal first: it reads the zone alone, where Intl.DateTimeFormat() builds a whole
-    // formatter with its locale data, about 70 ms at 4x throttling in Chromium 156 against
-    // under 0.1 ms (docs/performance.md); Intl where Temporal is missing. Both ask ICU for the same id.
-    timezoneIANA = (globalThis as { Temporal?: { Now: { timeZoneId(): string } } }).Temporal?.Now.timeZoneId() ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
-  } catch {
-    // no Intl: the offset still tells a lot
-  }
+  // Temporal first: it reads the zone alone, where Intl.DateTimeFormat() builds a whole
+  // formatter with its locale data, about 70 ms at 4x throttling in Chromium 156 against
+  // under 0.1 ms (docs/performance.md); Intl where Temporal is missing. Both ask ICU for the same id.
+  // Without Intl, undefined: the offset still tells a lot.
+  const timezoneIANA = attempt(
+    () => (globalThis as { Temporal?: { Now: { timeZoneId(): string } } }).Temporal?.Now.timeZoneId() ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+  );
   const hints = nav.userAgentData;
   // Fields left undefined are dropped by JSON.stringify: nothing is sent for what the browser lacks.
   // Every string is cut to its limit in the protocol (LIMITS), which the collector shares.

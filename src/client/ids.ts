@@ -2,6 +2,7 @@ import { cut, LIMITS } from '../protocol';
 import type { Locks } from './locks';
 import { fields, isId, join } from './record';
 import type { StorageAreas } from './storage';
+import { attempt } from './lib/attempt';
 
 /** The person-level IDs (model.md): the device, who is on it, and who they said they are. */
 export interface Identity {
@@ -21,13 +22,8 @@ export const encodeIdentity = (id: Identity): string => join(id.deviceId, id.ano
 export function decodeIdentity(value: string | null | undefined): Identity | undefined {
   const [deviceId, anonymousId, identity] = fields(value, 3) ?? [];
   if (!isId(deviceId) || !isId(anonymousId)) return undefined;
-  let identityId: string | undefined;
-  try {
-    identityId = decodeURIComponent(identity) || undefined;
-  } catch {
-    // a malformed identityId is dropped, the device stays
-  }
-  return { deviceId, anonymousId, identityId };
+  // A malformed identityId is dropped, the device stays.
+  return { deviceId, anonymousId, identityId: attempt(() => decodeURIComponent(identity)) || undefined };
 }
 
 /** identify() accepts strings and numbers; anything else, or empty, is ignored. Cut to LIMITS.identityId, never inside a character. */

@@ -102,10 +102,11 @@ export function createOutbox(
       clearTimeout(timeout);
       requests.delete(request);
       ids.forEach((id) => inFlight.delete(id));
+      const ok = status > 199 && status < 300;
       // A beacon (-1) is taken as delivered for its count: its events stay queued and are
       // deduplicated by id if sent again, a count cannot be, so it is not reported twice.
-      if (status < 200 || status > 299) queue.lose(status < 0 ? 0 : dropped);
-      if (status >= 200 && status < 300) {
+      if (!ok) queue.lose(status < 0 ? 0 : dropped);
+      if (ok) {
         attempt = retryAt = 0;
         queue.remove(ids);
       } else if ((status === 413 || (leaving && !status)) && events.length > 1) {

@@ -1,6 +1,7 @@
 import type { WireEvent } from '../protocol';
 import type { Locks } from './locks';
 import type { AsyncArea } from './storage';
+import { attempt } from './lib/attempt';
 
 /** IndexedDB key prefix of the page queues: `sb_q:<queueId>`. */
 export const QUEUE_PREFIX = 'sb_q:';
@@ -95,6 +96,8 @@ export function createQueue(
   /** Our record holds our events: only then can its absence mean another page adopted them. */
   let stored = false;
   const size = (e: WireEvent) => JSON.stringify(e).length;
+  /** The queue's events (`queue.events`), oldest first. */
+  const events: WireEvent[] = [];
 
   // Written once per tick however many events were added: one IndexedDB write, not one per event.
   const save = () => {
@@ -103,19 +106,19 @@ export function createQueue(
     void Promise.resolve().then(() => {
       writing = false;
       const had = stored;
-      stored = !!queue.events.length && canStore();
+      stored = !!events.length && canStore();
       // A record never written is not deleted either: deleting opens IndexedDB (a cookieless page never does).
-      return queue.events.length ? idb.set(key, JSON.stringify({ lease: now() + QUEUE_LEASE, events: queue.events } satisfies QueueRecord)) : had ? idb.del(key) : undefined;
+      return events.length ? idb.set(key, JSON.stringify({ lease: now() + QUEUE_LEASE, events } satisfies QueueRecord)) : had ? idb.del(key) : undefined;
     }).catch(() => {}); // an injected area may reject; ours never do
   };
   const drop = (count: number) => {
-    for (const e of queue.events.splice(0, count)) queue.bytes -= size(e);
+    for (const e of events.splice(0, count)) queue.bytes -= size(e);
     dropped += count;
   };
   /** Another page adopted our record while we were in the back/forward cache: the events are its now. */
   const adopted = async () => {
     if (stored && !(await idb.get(key))) {
-      queue.events.splice(0);
+      events.splice(0);
       queue.bytes = 0;
       stored = false;
     }
@@ -135,10 +138,10 @@ export function createQueue(
       })
       .catch(() => {});
   // Without locks the lease must be renewed while the page lives, even with nothing new to send.
-  const lease = locks ? undefined : setInterval(() => queue.events.length && save(), QUEUE_LEASE / 3);
+  const lease = locks ? undefined : setInterval(() => events.length && save(), QUEUE_LEASE / 3);
 
   const queue: Queue = {
-    events: [],
+    events,
     get dropped() {
       return dropped;
     },
@@ -150,21 +153,21 @@ export function createQueue(
     },
     bytes: 0,
     add(event) {
-      queue.events.push(event);
+      events.push(event);
       queue.bytes += size(event);
       // Over a limit the oldest go first; the newest event always stays.
-      while (queue.events.length > 1 && (queue.events.length > limits.maxEvents || queue.bytes > limits.maxBytes)) drop(1);
+      while (events.length > 1 && (events.length > limits.maxEvents || queue.bytes > limits.maxBytes)) drop(1);
       save();
     },
     remove(ids) {
-      const kept = queue.events.filter((e) => !ids.has(e.id));
-      if (kept.length === queue.events.length) return;
-      queue.events.splice(0, queue.events.length, ...kept);
+      const kept = events.filter((e) => !ids.has(e.id));
+      if (kept.length === events.length) return;
+      events.splice(0, events.length, ...kept);
       queue.bytes = kept.reduce((n, e) => n + size(e), 0);
       save();
     },
     clear() {
-      drop(queue.events.length);
+      drop(events.length);
       dropped = 0;
       save();
       // The unsent events of pages gone (they carry the IDs) go too; keys() opens only a database that exists.
@@ -172,7 +175,7 @@ export function createQueue(
     },
     save,
     expire(t) {
-      const old = queue.events.filter((e) => t - e.ts > limits.maxAge);
+      const old = events.filter((e) => t - e.ts > limits.maxAge);
       if (!old.length) return;
       queue.remove(new Set(old.map((e) => e.id)));
       dropped += old.length;
@@ -188,7 +191,7 @@ export function createQueue(
       else void adopted();
     },
     async adoptOrphans() {
-      const before = queue.events.length;
+      const before = events.length;
       try {
         for (const other of await idb.keys(PATIENCE)) {
           if (!other.startsWith(QUEUE_PREFIX) || other === key) continue;
@@ -197,16 +200,12 @@ export function createQueue(
             const raw = await idb.get(other, PATIENCE);
             // No answer (adopted meanwhile, or IndexedDB too slow): leave it for a later look.
             if (raw === undefined) return;
-            let record: QueueRecord | undefined;
-            try {
-              record = JSON.parse(raw) ?? undefined;
-            } catch {
-              // not a queue of ours: deleted below
-            }
+            // Undefined for what is not a queue of ours: deleted below.
+            const record: QueueRecord | undefined = attempt(() => JSON.parse(raw) ?? undefined);
             if (!locks && record && record.lease > now()) return;
             // Storing is not allowed (any more): an opt-out deletes such records instead.
             if (!canStore()) return;
-            const have = new Set(queue.events.map((e) => e.id));
+            const have = new Set(events.map((e) => e.id));
             for (const e of Array.isArray(record?.events) ? record!.events : []) if (!have.has(e.id)) queue.add(e);
             await idb.del(other);
           };
@@ -215,7 +214,7 @@ export function createQueue(
       } catch {
         // IndexedDB unavailable: nothing to adopt
       }
-      return queue.events.length - before;
+      return events.length - before;
     },
   };
   hold(false);

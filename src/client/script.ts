@@ -7,21 +7,19 @@
  *   <script>window.sessionbeacon=window.sessionbeacon||function(){(sessionbeacon.q=sessionbeacon.q||[]).push([arguments,Date.now(),location.href,document.title])}</script>
  */
 import { browserEnv, startTracker } from './tracker';
+import { attempt } from './lib/attempt';
 import { fromStub, optionsFromDataset, type Stub } from './stub';
 
-try {
+// attempt(): never into the page.
+attempt(() => {
   const w = window as unknown as { sessionbeacon?: Stub };
   const options = optionsFromDataset((document.currentScript as HTMLScriptElement | null)?.dataset);
   const core = startTracker(options, browserEnv(window, options), fromStub(w.sessionbeacon));
   // Refused (the tag twice on one page): the first tag's function stays.
-  if (core) w.sessionbeacon = (method: unknown, ...args: unknown[]) => {
-    try {
-      const result = core.call(String(method), args);
-      return result instanceof Promise ? result.catch(() => {}) : result;
-    } catch {
-      // never into the page
-    }
-  };
-} catch {
-  // never into the page
-}
+  if (core)
+    w.sessionbeacon = (method: unknown, ...args: unknown[]) =>
+      attempt(() => {
+        const result = core.call(String(method), args);
+        return result instanceof Promise ? result.catch(() => {}) : result;
+      });
+});

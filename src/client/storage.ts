@@ -1,4 +1,5 @@
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval';
+import { attempt } from './lib/attempt';
 
 /**
  * The three places IDs live, each behind a small interface so tests can inject
@@ -35,15 +36,6 @@ export interface StorageAreas {
 }
 
 type CanStore = () => boolean;
-
-/** Runs `fn`; any exception (SecurityError, QuotaExceededError...) becomes undefined. */
-function attempt<T>(fn: () => T): T | undefined {
-  try {
-    return fn();
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * One storage area over raw get/set/del functions that may throw or be missing.
@@ -105,13 +97,8 @@ export function cookieArea(doc: Document, settings: CookieSettings, canStore: Ca
 export function readCookie(cookies: string, key: string): string | undefined {
   for (const pair of cookies.split(';')) {
     const at = pair.indexOf('=');
-    if (pair.slice(0, at).trim() === key) {
-      try {
-        return decodeURIComponent(pair.slice(at + 1).trim());
-      } catch {
-        return undefined; // someone else's malformed value under our name
-      }
-    }
+    // Undefined for someone else's malformed value under our name.
+    if (pair.slice(0, at).trim() === key) return attempt(() => decodeURIComponent(pair.slice(at + 1).trim()));
   }
   return undefined;
 }
@@ -128,16 +115,14 @@ export function checkCookieDomain(doc: Document, domain: unknown): string | unde
   const wanted = String(domain).replace(/^\./, '').toLowerCase();
   const host = doc.location?.hostname.toLowerCase() ?? '';
   if (wanted !== host && !host.endsWith('.' + wanted)) return undefined;
-  try {
+  return attempt(() => {
     const probe = 'sb_probe';
     const attrs = `; path=/; domain=${wanted}; samesite=lax`;
     doc.cookie = `${probe}=1${attrs}`;
     const ok = readCookie(doc.cookie, probe) === '1';
     doc.cookie = `${probe}=${attrs}; max-age=0`;
     return ok ? wanted : undefined;
-  } catch {
-    return undefined;
-  }
+  });
 }
 
 /**

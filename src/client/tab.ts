@@ -1,5 +1,6 @@
 import { fields, isId, join } from './record';
 import type { SyncArea } from './storage';
+import { attempt } from './lib/attempt';
 
 /** One browser tab (model.md): its tabId, its current sessionId and the visit that session belongs to, and its event counter. */
 export interface TabRecord {
@@ -90,11 +91,7 @@ export function createTab(area: SyncArea, newId: () => string, openChannel?: () 
     writeBack: () => area.set(TAB_KEY, encodeTab(tab.record)),
     listen() {
       if (channel) return;
-      try {
-        channel = openChannel?.();
-      } catch {
-        channel = undefined;
-      }
+      channel = attempt(() => openChannel?.());
       if (channel)
         channel.onmessage = (e) => {
           const data = e.data as { sbWho?: string; sbMine?: string } | null;

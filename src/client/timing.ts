@@ -1,4 +1,5 @@
 import type { NavigationTiming, NavigationType } from '../protocol';
+import { attempt } from './lib/attempt';
 
 type NavEntry = Pick<
   PerformanceNavigationTiming,
@@ -14,13 +15,11 @@ type Perf = Pick<Performance, 'getEntriesByType' | 'now'>;
  * for the wrong document or with zeroed fields.
  */
 export function navigationEntry(perf: Perf | undefined): NavEntry | undefined {
-  try {
+  // Undefined without Navigation Timing Level 2, too.
+  return attempt(() => {
     const entry = perf?.getEntriesByType('navigation')[0] as NavEntry | undefined;
-    if (entry && entry.responseStart > 0 && entry.responseStart <= perf!.now()) return entry;
-  } catch {
-    // no Navigation Timing Level 2
-  }
-  return undefined;
+    return entry && entry.responseStart > 0 && entry.responseStart <= perf!.now() ? entry : undefined;
+  });
 }
 
 /** The navigation type of a document load; a prerendered page that was activated reports `prerender`. */

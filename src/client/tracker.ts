@@ -21,6 +21,7 @@ import { liveTrackers, type TrackerHandle } from './registry';
 import { createTab } from './tab';
 import { loadNavigationType, navigationEntry } from './timing';
 import { createVisit } from './visit';
+import { attempt } from './lib/attempt';
 
 export { browserEnv, type TrackerEnv } from './env';
 
@@ -176,14 +177,9 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
     consent = initialConsent(decisions, o.consent, o.respectGpc, win.navigator);
     // One queue per page (not per tab): a reload's new page adopts the old page's leftovers.
     queue = createQueue(areas.idb, newId(), now, env.locks, stores);
-    outbox = createOutbox(
-      { endpoint: o.endpoint, projectId: o.projectId, sdk: SDK_VERSION, flushInterval: o.flushInterval, maxEvents: o.maxBatchEvents },
-      env.transport,
-      now,
-      held,
-      queue,
-    );
-    pages.engage(now(), safeHasFocus(doc));
+    // The options as resolved (endpoint, projectId, flushInterval) and the outbox's own names.
+    outbox = createOutbox({ ...o, sdk: SDK_VERSION, maxEvents: o.maxBatchEvents }, env.transport, now, held, queue);
+    pages.engage(now(), attempt(() => doc.hasFocus()) ?? true);
     // A decision made in another tab of the site applies here at once. Listened for from here, not
     // from the start: a 'storage' listener connects the page to its localStorage, 2 to 5 ms at 4x throttling.
     offs.push(onConsentElsewhere(win, (given) => methods[given ? 'optIn' : 'optOut']([], now(), undefined, undefined, true)));
@@ -372,10 +368,3 @@ export function startTracker(options: TrackerOptions, env: TrackerEnv, replay: Q
   return core;
 }
 
-function safeHasFocus(doc: Document): boolean {
-  try {
-    return doc.hasFocus();
-  } catch {
-    return true;
-  }
-}

@@ -1,3 +1,5 @@
+import { attempt } from './lib/attempt';
+
 /**
  * What became of one request. `status` is the HTTP status; 0 when there was no
  * answer (network error, offline, timeout); -1 when the body was handed to the
@@ -32,14 +34,13 @@ export function retryAfterMs(value: string | null, now = Date.now()): number | u
  * offline), so its events stay queued (status -1). Otherwise a plain `fetch`,
  * whose status tells what became of the events.
  */
-export const beaconTransport: Transport = (url, body, leaving, signal) => {
-  try {
-    if (leaving) return Promise.resolve({ status: navigator.sendBeacon(url, body) ? -1 : 0 });
-    return fetch(url, { method: 'POST', body, credentials: 'omit', signal }).then(
-      (response) => ({ status: response.status, retryAfter: retryAfterMs(response.headers.get('retry-after')) }),
-      () => ({ status: 0 }),
-    );
-  } catch {
-    return Promise.resolve({ status: 0 });
-  }
-};
+export const beaconTransport: Transport = (url, body, leaving, signal) =>
+  // Either call may throw (no sendBeacon, no fetch): then there was no answer.
+  attempt(() =>
+    leaving
+      ? Promise.resolve({ status: navigator.sendBeacon(url, body) ? -1 : 0 })
+      : fetch(url, { method: 'POST', body, credentials: 'omit', signal }).then(
+          (response) => ({ status: response.status, retryAfter: retryAfterMs(response.headers.get('retry-after')) }),
+          () => ({ status: 0 }),
+        ),
+  ) ?? Promise.resolve({ status: 0 });

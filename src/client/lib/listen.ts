@@ -1,12 +1,13 @@
 /**
  * addEventListener that can never throw into the host page: the callback runs in
- * try/catch, and the returned function removes the listener again.
+ * try/catch, and the returned function removes the listener again. `types` may
+ * name several events, separated by spaces: one callback listens to each.
  */
 export type Off = () => void;
 
 export function listen(
   target: EventTarget | undefined,
-  type: string,
+  types: string,
   fn: (e: Event) => void,
   capture = false,
 ): Off {
@@ -19,9 +20,7 @@ export function listen(
   };
   // passive: we never call preventDefault, so scroll and touch stay fast.
   const opts = { capture, passive: true };
-  target?.addEventListener(type, safe, opts);
-  return () => target?.removeEventListener(type, safe, opts);
+  const all = types.split(' ');
+  all.forEach((type) => target?.addEventListener(type, safe, opts));
+  return () => all.forEach((type) => target?.removeEventListener(type, safe, opts));
 }
-
-/** Runs every function of the list (the unsubscribes of a module). */
-export const offAll = (offs: Off[]): Off => () => offs.splice(0).forEach((off) => off());

@@ -1,4 +1,4 @@
-import { listen, offAll, type Off } from './listen';
+import { listen, type Off } from './listen';
 
 /**
  * Fires once each time the page stops being seen: `visibilitychange` to hidden, or
@@ -10,19 +10,15 @@ import { listen, offAll, type Off } from './listen';
 export function onHidden(win: Window, cb: () => void): Off {
   const doc = win.document;
   let hidden = doc.visibilityState === 'hidden';
-  const hide = () => {
-    if (!hidden) {
-      hidden = true;
-      cb();
-    }
-  };
-  const show = () => {
-    hidden = false;
+  /** The page is hidden (true) or shown (false) now: the callback fires on the change to hidden only. */
+  const seen = (now: boolean) => {
+    const was = hidden;
+    hidden = now;
+    if (now && !was) cb();
   };
   const offs = [
-    listen(doc, 'visibilitychange', () => (doc.visibilityState === 'hidden' ? hide() : show()), true),
-    listen(win, 'pagehide', hide, true),
-    listen(win, 'pageshow', show, true),
+    listen(doc, 'visibilitychange', () => seen(doc.visibilityState === 'hidden'), true),
+    listen(win, 'pagehide pageshow', (e) => seen(e.type === 'pagehide'), true),
   ];
-  return offAll(offs);
+  return () => offs.forEach((off) => off());
 }

@@ -1,8 +1,10 @@
-import { listen, offAll, type Off } from './listen';
+import { listen, type Off } from './listen';
 
-/** The interactions that count as activity (model.md): pointer, key, scroll, touch. */
-const DISCRETE = ['pointerdown', 'keydown'];
-const CONTINUOUS = ['scroll', 'wheel', 'touchstart', 'pointermove'];
+/**
+ * The interactions that count as activity (model.md): pointer, key, scroll, touch.
+ * The discrete ones (a click or key press) are the two whose names end in "down".
+ */
+const INTERACTIONS = 'pointerdown keydown scroll wheel touchstart pointermove';
 
 /**
  * Fires on every real interaction of the person with the page. `discrete` is true
@@ -11,9 +13,5 @@ const CONTINUOUS = ['scroll', 'wheel', 'touchstart', 'pointermove'];
  * propagation still counts as used, and nothing slows its scrolling.
  */
 export function onInteraction(win: Window, cb: (discrete: boolean) => void): Off {
-  const offs = [
-    ...DISCRETE.map((type) => listen(win, type, () => cb(true), true)),
-    ...CONTINUOUS.map((type) => listen(win, type, () => cb(false), true)),
-  ];
-  return offAll(offs);
+  return listen(win, INTERACTIONS, (e) => cb(e.type.endsWith('down')), true);
 }

@@ -1,4 +1,4 @@
-import { listen, offAll, type Off } from './listen';
+import { listen, type Off } from './listen';
 
 /** Fired on the window by our wrappers of pushState and replaceState. */
 const ROUTE = 'sessionbeacon:route';
@@ -24,5 +24,5 @@ export function onRouteChange(win: Window, cb: () => void): Off {
       };
     }
   }
-  return offAll([ROUTE, 'popstate', 'hashchange'].map((type) => listen(win, type, cb)));
+  return listen(win, `${ROUTE} popstate hashchange`, () => cb());
 }
