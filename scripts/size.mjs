@@ -7,7 +7,7 @@ import { gzipSync, brotliCompressSync } from 'node:zlib';
 
 // Issue 14 asks for 6 KB (6 144 B) again; not reached yet (README, "Size": 8 700 B).
 // 8.5 KB, where it stood: 8 700 B with the opt-out fixes found by review. 6 KB once the weight work lands, never raised again.
-const BUDGETS = [{ file: "dist/sessionbeacon.min.js", gzip: 8704 }];
+const BUDGETS = [{ file: "dist/sessionbeacon.min.js", gzip: 8640 }];
 
 const gzip = (buf) => gzipSync(buf, { level: 9 }).length;
 
